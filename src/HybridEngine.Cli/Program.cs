@@ -1,0 +1,8 @@
+using System.CommandLine;
+using HybridEngine.Cli;
+using HybridEngine.Cli.Commands;
+
+var root = new RootCommand("HybridEngine: runs large Mixture-of-Experts models on ordinary machines.");
+root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(SynthCommand.Create());
+return CliRunner.Run(root, args);

@@ -1,0 +1,11 @@
+namespace HybridEngine.Quantization.Formats;
+
+/// <summary>IQ2_XXS blocks (SPEC 2).</summary>
+public static class IQ2_XXSBlock
+{
+    public static void Dequantize(ReadOnlySpan<byte> blocks, Span<float> output) =>
+        throw new NotImplementedException("IQ2_XXS dequantization is not written yet");
+
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        throw new NotImplementedException("IQ2_XXS quantization is not written yet");
+}

@@ -1,0 +1,11 @@
+namespace HybridEngine.Quantization.Formats;
+
+/// <summary>Q2_K blocks (SPEC 2).</summary>
+public static class Q2_KBlock
+{
+    public static void Dequantize(ReadOnlySpan<byte> blocks, Span<float> output) =>
+        throw new NotImplementedException("Q2_K dequantization is not written yet");
+
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        throw new NotImplementedException("Q2_K quantization is not written yet");
+}

@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+
+namespace HybridEngine.Tests.Reference;
+
+/// <summary>
+/// ggml's own C quantize/dequantize functions from the library that LLamaSharp.Backend.Cpu ships (SPEC 8):
+/// the bit-exact reference for every quant format. Test-only.
+/// </summary>
+internal static unsafe class GgmlReference
+{
+    private static readonly Lazy<nint> Library = new(Load);
+
+    private static nint Load()
+    {
+        string baseDir = AppContext.BaseDirectory;
+        // The avx2 build runs on every x86-64 machine this project targets; the reference functions are plain C either way.
+        string[] candidates =
+        [
+            Path.Combine(baseDir, "runtimes", "linux-x64", "native", "avx2", "libggml-base.so"),
+            Path.Combine(baseDir, "runtimes", "linux-x64", "native", "noavx", "libggml-base.so"),
+        ];
+        foreach (string path in candidates)
+        {
+            if (File.Exists(path)) return NativeLibrary.Load(path);
+        }
+        throw new FileNotFoundException("libggml-base.so from LLamaSharp.Backend.Cpu was not found beside the test assembly", candidates[0]);
+    }
+
+    private static T Fn<T>(string name) where T : Delegate =>
+        Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(Library.Value, name));
+
+    private delegate void RowFn(void* src, void* dst, long k);
+    private delegate nuint QuantizeChunkFn(int type, float* src, void* dst, long start, long nrows, long nPerRow, float* imatrix);
+    private delegate void InitFn(int type);
+
+    /// <summary>ggml's <c>dequantize_row_&lt;name&gt;</c>: <paramref name="blocks"/> to <paramref name="count"/> floats.</summary>
+    public static float[] DequantizeRow(string name, ReadOnlySpan<byte> blocks, int count)
+    {
+        var output = new float[count];
+        var fn = Fn<RowFn>($"dequantize_row_{name}");
+        fixed (byte* src = blocks)
+        fixed (float* dst = output)
+        {
+            fn(src, dst, count);
+        }
+        return output;
+    }
+
+    /// <summary>ggml's <c>quantize_row_&lt;name&gt;_ref</c>.</summary>
+    public static byte[] QuantizeRowRef(string name, ReadOnlySpan<float> input, int bytes)
+    {
+        var output = new byte[bytes];
+        var fn = Fn<RowFn>($"quantize_row_{name}_ref");
+        fixed (float* src = input)
+        fixed (byte* dst = output)
+        {
+            fn(src, dst, input.Length);
+        }
+        return output;
+    }
+
+    /// <summary>ggml_quantize_chunk, the quantizer llama.cpp's file quantizer calls (no importance matrix).</summary>
+    public static byte[] QuantizeChunk(int type, ReadOnlySpan<float> input, int rows, int perRow, int bytes)
+    {
+        Fn<InitFn>("ggml_quantize_init")(type);
+        var output = new byte[bytes];
+        var fn = Fn<QuantizeChunkFn>("ggml_quantize_chunk");
+        fixed (float* src = input)
+        fixed (byte* dst = output)
+        {
+            fn(type, src, dst, 0, rows, perRow, null);
+        }
+        return output;
+    }
+}
