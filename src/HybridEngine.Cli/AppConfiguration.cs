@@ -1,0 +1,71 @@
+using HybridEngine.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace HybridEngine.Cli;
+
+/// <summary>Builds the configuration once: appsettings.json, then HYBRID_ environment variables, then the command line.</summary>
+public static class AppConfiguration
+{
+    private static readonly Dictionary<string, string> SwitchMappings = new()
+    {
+        ["--threads"] = "Engine:Threads",
+        ["-t"] = "Engine:Threads",
+        ["--cpu-only"] = "Engine:CpuOnly",
+        ["--kernel-path"] = "Engine:KernelPath",
+        ["--ram-budget"] = "Memory:RamBudget",
+        ["--vram-budget"] = "Memory:VramBudget",
+    };
+
+    /// <summary>
+    /// Binds the settings. <paramref name="settingsDirectory"/> holds appsettings.json (default: beside the executable);
+    /// <paramref name="environment"/> overrides the process environment in tests.
+    /// </summary>
+    public static EngineOptions Load(string[] args, string? settingsDirectory = null, IDictionary<string, string?>? environment = null)
+    {
+        var builder = new ConfigurationBuilder()
+            .SetBasePath(settingsDirectory ?? AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true, reloadOnChange: false);
+        if (environment is null) builder.AddEnvironmentVariables("HYBRID_");
+        else builder.AddInMemoryCollection(environment
+            .Where(kv => kv.Key.StartsWith("HYBRID_", StringComparison.Ordinal))
+            .Select(kv => new KeyValuePair<string, string?>(kv.Key["HYBRID_".Length..].Replace("__", ":"), kv.Value)));
+        builder.AddCommandLine(NormalizeFlags(args), SwitchMappings);
+        var config = builder.Build();
+
+        var options = new EngineOptions
+        {
+            Threads = config.GetValue("Engine:Threads", 0),
+            CpuOnly = config.GetValue("Engine:CpuOnly", false),
+            KernelPath = (config["Engine:KernelPath"] ?? "auto").ToLowerInvariant(),
+            RamBudget = ParseSize(config["Memory:RamBudget"], "Memory:RamBudget (--ram-budget)"),
+            VramBudget = ParseSize(config["Memory:VramBudget"], "Memory:VramBudget (--vram-budget)"),
+            ModelDirectory = config["Paths:ModelDirectory"] ?? "models",
+            ProfileDirectory = config["Paths:ProfileDirectory"] ?? "profiles",
+        };
+        string? problem = options.Validate();
+        return problem is null ? options : throw new UsageException(problem);
+    }
+
+    private static long? ParseSize(string? text, string what)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        return ByteSize.TryParse(text, out long bytes) ? bytes : throw new UsageException($"{what} '{text}' is not a size; use e.g. 512M, 4G or 1.5GiB");
+    }
+
+    /// <summary>Keeps only the flags configuration knows, so verb arguments do not confuse the command-line provider; bare switches become "true".</summary>
+    private static string[] NormalizeFlags(string[] args)
+    {
+        var result = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string name = a.Split('=', 2)[0];
+            if (!SwitchMappings.ContainsKey(name)) continue;
+            if (a.Contains('=')) { result.Add(a); continue; }
+            bool isSwitch = name == "--cpu-only";
+            if (isSwitch) { result.Add(name); result.Add(i + 1 < args.Length && args[i + 1] is "true" or "false" ? args[++i] : "true"); }
+            else if (i + 1 < args.Length) { result.Add(name); result.Add(args[++i]); }
+        }
+        return result.ToArray();
+    }
+}
