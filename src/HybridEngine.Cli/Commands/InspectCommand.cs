@@ -22,6 +22,7 @@ public static class InspectCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(model)!;
+            if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--model needs a GGUF file path");
             using var file = GgufFile.Open(path);
             var report = InspectReport.From(file);
             var writer = output ?? Console.Out;
