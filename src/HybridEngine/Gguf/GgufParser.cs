@@ -54,7 +54,12 @@ internal sealed unsafe partial class GgufParser
 
     private long Remaining => _length - _pos;
 
-    public static GgufLayout Parse(byte* data, long length, string file) => new GgufParser(data, length, file).ParseAll();
+    public static GgufLayout Parse(byte* data, long length, string file)
+    {
+        // Values are read by reinterpreting little-endian file bytes in place.
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("GGUF files are read only on little-endian machines");
+        return new GgufParser(data, length, file).ParseAll();
+    }
 
     private GgufLayout ParseAll()
     {
@@ -262,7 +267,7 @@ internal sealed unsafe partial class GgufParser
     /// A u64 byte length then UTF-8 bytes. Keys and tensor names must be valid UTF-8 (<paramref name="strict"/>);
     /// values are decoded leniently because tokenizer pieces are data, not identifiers.
     /// </summary>
-    private string ReadString(bool strict, long maxBytes = MaxStringBytes)
+    private string ReadString(bool strict)
     {
         long lengthPos = _pos;
         ulong length = ReadU64();
@@ -270,9 +275,9 @@ internal sealed unsafe partial class GgufParser
         {
             throw Error(lengthPos, $"{_subject} has a string length of {length} bytes, but only {Remaining} bytes remain in the file");
         }
-        if ((long)length > maxBytes)
+        if ((long)length > MaxStringBytes)
         {
-            throw Error(lengthPos, $"{_subject} has a string length of {length} bytes, more than the limit of {maxBytes}");
+            throw Error(lengthPos, $"{_subject} has a string length of {length} bytes, more than the limit of {MaxStringBytes}");
         }
         var bytes = new ReadOnlySpan<byte>(_data + _pos, (int)length);
         string text;

@@ -126,6 +126,31 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public void DamagedHeadersNeverBreakTheReport()
+    {
+        // Files the reader accepts may still carry odd values (NaN floats, wrong-typed keys); the report either
+        // renders one JSON document or refuses with a format error, never anything else.
+        byte[] original = Gguf.RawGguf.Small().Build().Bytes;
+        var rng = new Random(5);
+        int rendered = 0;
+        for (int i = 0; i < 500; i++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            for (int e = 0; e < 2; e++) bytes[rng.Next(260)] = (byte)rng.Next(256);
+            try
+            {
+                using var file = GgufFile.Parse(bytes, "fuzz.gguf");
+                using var doc = JsonDocument.Parse(InspectReport.From(file).ToJson().ToJsonString());
+                rendered++;
+            }
+            catch (GgufFormatException)
+            {
+            }
+        }
+        Assert.True(rendered > 0, "no mutation was accepted, so the report was never exercised");
+    }
+
+    [Fact]
     public void BadInputExitsWithCode2AndOneLine()
     {
         string dir = TestPaths.NewScratchDirectory();
