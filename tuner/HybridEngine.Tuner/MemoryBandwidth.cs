@@ -28,7 +28,8 @@ public static class MemoryBandwidth
 
     /// <summary>
     /// Read bandwidth in GB/s (10⁹ bytes per second) of <paramref name="threads"/> threads streaming a
-    /// <paramref name="bytes"/>-byte buffer, best of as many passes as fit in <paramref name="budget"/> (at least two).
+    /// <paramref name="bytes"/>-byte buffer, best of as many passes as fit in <paramref name="budget"/> (at least two,
+    /// at most twenty). Allocating and writing the buffer once comes on top of the budget.
     /// </summary>
     public static double MeasureRead(int threads, long bytes, TimeSpan budget)
     {
