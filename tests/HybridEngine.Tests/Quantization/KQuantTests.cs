@@ -1,4 +1,5 @@
 using HybridEngine.Quantization;
+using HybridEngine.Quantization.Formats;
 using HybridEngine.Tests.Reference;
 using Xunit;
 
@@ -58,6 +59,61 @@ public class KQuantTests
             x[i] = QuantTestData.Gaussian(rng) / MathF.Sqrt((float)rng.NextDouble() + 1e-3f);
         }
         QuantTestData.AssertQuantizeMatchesGgml(type, x, $"{type} heavy-tailed");
+    }
+
+    public static TheoryData<GgmlType, bool> SearchPaths()
+    {
+        var data = new TheoryData<GgmlType, bool>();
+        foreach (var type in new[] { GgmlType.Q2_K, GgmlType.Q4_K, GgmlType.Q5_K })
+        {
+            data.Add(type, false);
+            data.Add(type, true);
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// The scalar search and the eight-lane vector search are separate code; each alone must give ggml's bytes
+    /// (the lane path falls back to software vectors where Vector256 is not hardware, still exact).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SearchPaths))]
+    public void EachSearchPathMatchesGgml(GgmlType type, bool useLanes)
+    {
+        QuantizeRow quantize = type switch
+        {
+            GgmlType.Q2_K => (x, y) => Q2_KBlock.Quantize(x, y, useLanes),
+            GgmlType.Q4_K => (x, y) => Q4_KBlock.Quantize(x, y, useLanes),
+            _ => (x, y) => Q5_KBlock.Quantize(x, y, useLanes),
+        };
+        var info = QuantTypes.Get(type);
+        foreach (string kind in QuantTestData.InputKinds.Append("flat"))
+        {
+            float[] x = kind == "flat" ? FlatGroups() : QuantTestData.Input(kind, 1024, 23);
+            byte[] expected = GgmlReference.QuantizeRowRef(info.Name, x, (int)info.RowBytes(x.Length));
+            var actual = new byte[expected.Length];
+            quantize(x, actual);
+            QuantTestData.AssertBytesEqual(expected, actual, info.BytesPerBlock, $"{type} {kind} lanes={useLanes}");
+        }
+    }
+
+    /// <summary>Groups of 16 that are constant (zero, negative, positive) or have a single non-zero value: the early exits.</summary>
+    private static float[] FlatGroups()
+    {
+        var x = new float[512];
+        for (int g = 0; g < 32; g++)
+        {
+            var group = x.AsSpan(16 * g, 16);
+            switch (g % 5)
+            {
+                case 0: group.Fill(0f); break;
+                case 1: group.Fill(-1.5f); break;
+                case 2: group.Fill(2.25f); break;
+                case 3: group[g % 16] = -0.75f; break;
+                default: for (int i = 0; i < 16; i++) group[i] = i * 0.1f - 0.7f; break;
+            }
+        }
+        return x;
     }
 
     /// <summary>ggml_quantize_chunk (the file quantizer's entry point) gives the same bytes over several rows.</summary>

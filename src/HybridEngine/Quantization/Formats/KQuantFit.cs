@@ -7,6 +7,9 @@ namespace HybridEngine.Quantization.Formats;
 /// </summary>
 internal static class KQuantFit
 {
+    /// <summary>Whether the quantizers run their searches eight groups per vector by default (identical results either way).</summary>
+    public static readonly bool LanesByDefault = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
+
     /// <summary>
     /// Fits <c>x ≈ scale·L − theMin</c> with integer levels <c>L</c> in 0..<paramref name="nmax"/>, minimising
     /// the weighted squared (or absolute, <paramref name="useMad"/>) error. Starts from the min/max grid, then tries
@@ -108,27 +111,44 @@ internal static class KQuantFit
     /// 32-value sub-blocks (weights <c>sqrt(mean x²) + |x|</c>), quantize their scales and mins to 6 bits against
     /// <c>d = max scale/63</c> and <c>dmin = max min/63</c>, then requantize every value with the stored
     /// (fp16-rounded) numbers: <c>L = clamp(nearest_int((x + dmin·m)/(d·sc)), 0, nmax)</c>.
-    /// Writes the 16-byte header (d, dmin, packed scales) and the 256 levels.
+    /// Writes the 16-byte header (d, dmin, packed scales) and the 256 levels. <paramref name="useLanes"/> runs the
+    /// eight searches together (<see cref="KQuantFitLanes"/>, same bits), worth it where Vector256 is hardware.
     /// </summary>
     public static void QuantizeScaleMinBlock(
-        ReadOnlySpan<float> x, Span<byte> header, Span<byte> levels, int nmax, float rmin, float rdelta, int nstep)
+        ReadOnlySpan<float> x, Span<byte> header, Span<byte> levels, int nmax, float rmin, float rdelta, int nstep,
+        bool useLanes)
     {
-        Span<float> weights = stackalloc float[32];
+        Span<float> weights = stackalloc float[256];
         Span<float> scales = stackalloc float[8];
         Span<float> mins = stackalloc float[8];
         Span<byte> scratch = stackalloc byte[32];
         Span<byte> scaleLevels = stackalloc byte[8];
         Span<byte> minLevels = stackalloc byte[8];
 
-        float maxScale = 0, maxMin = 0;
         for (int j = 0; j < 8; j++)
         {
             var xs = x.Slice(32 * j, 32);
+            var ws = weights.Slice(32 * j, 32);
             float sumX2 = 0;
             for (int l = 0; l < 32; l++) sumX2 += xs[l] * xs[l];
             float avX = MathF.Sqrt(sumX2 / 32);
-            for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xs[l]);
-            scales[j] = ScaleMin(nmax, xs, weights, levels.Slice(32 * j, 32), scratch, rmin, rdelta, nstep, false, out mins[j]);
+            for (int l = 0; l < 32; l++) ws[l] = avX + MathF.Abs(xs[l]);
+        }
+        if (useLanes)
+        {
+            KQuantFitLanes.ScaleMin(32, nmax, x, weights, levels, scales, mins, rmin, rdelta, nstep, false);
+        }
+        else
+        {
+            for (int j = 0; j < 8; j++)
+            {
+                scales[j] = ScaleMin(nmax, x.Slice(32 * j, 32), weights.Slice(32 * j, 32), levels.Slice(32 * j, 32),
+                    scratch, rmin, rdelta, nstep, false, out mins[j]);
+            }
+        }
+        float maxScale = 0, maxMin = 0;
+        for (int j = 0; j < 8; j++)
+        {
             if (scales[j] > maxScale) maxScale = scales[j];
             if (mins[j] > maxMin) maxMin = mins[j];
         }

@@ -38,11 +38,15 @@ public static class Q2_KBlock
     /// (<see cref="KQuantFit.ScaleMin"/> with nmax 3, rmin −0.5, rdelta 0.1, 15 steps), 4-bit scales and mins
     /// against <c>d = max scale/15</c>, <c>dmin = max min/15</c>, then requantization with the stored values.
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks)
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        Quantize(input, blocks, KQuantFit.LanesByDefault);
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{byte})"/>, choosing the search path (same bytes either way).</summary>
+    internal static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks, bool useLanes)
     {
         Span<byte> levels = stackalloc byte[BlockSize];
         Span<byte> scratch = stackalloc byte[16];
-        Span<float> weights = stackalloc float[16];
+        Span<float> weights = stackalloc float[BlockSize];
         Span<float> scales = stackalloc float[16];
         Span<float> mins = stackalloc float[16];
         int count = input.Length / BlockSize;
@@ -50,12 +54,26 @@ public static class Q2_KBlock
         {
             var x = input.Slice(b * BlockSize, BlockSize);
             var block = blocks.Slice(b * BytesPerBlock, BytesPerBlock);
+            for (int i = 0; i < BlockSize; i++) weights[i] = MathF.Abs(x[i]);
+            if (useLanes)
+            {
+                for (int half = 0; half < 2; half++)
+                {
+                    KQuantFitLanes.ScaleMin(16, 3, x.Slice(128 * half, 128), weights.Slice(128 * half, 128),
+                        levels.Slice(128 * half, 128), scales.Slice(8 * half, 8), mins.Slice(8 * half, 8), -0.5f, 0.1f, 15, true);
+                }
+            }
+            else
+            {
+                for (int g = 0; g < 16; g++)
+                {
+                    scales[g] = KQuantFit.ScaleMin(3, x.Slice(16 * g, 16), weights.Slice(16 * g, 16), levels.Slice(16 * g, 16),
+                        scratch, -0.5f, 0.1f, 15, true, out mins[g]);
+                }
+            }
             float maxScale = 0, maxMin = 0;
             for (int g = 0; g < 16; g++)
             {
-                var xs = x.Slice(16 * g, 16);
-                for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(xs[l]);
-                scales[g] = KQuantFit.ScaleMin(3, xs, weights, levels.Slice(16 * g, 16), scratch, -0.5f, 0.1f, 15, true, out mins[g]);
                 if (scales[g] > maxScale) maxScale = scales[g];
                 if (mins[g] > maxMin) maxMin = mins[g];
             }

@@ -45,14 +45,18 @@ public static class Q4_KBlock
     /// nmax 15, rmin −1, rdelta 0.1, 20 steps), 6-bit scales and mins, then requantization with the stored values.
     /// Allocation-free.
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks)
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        Quantize(input, blocks, KQuantFit.LanesByDefault);
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{byte})"/>, choosing the search path (same bytes either way).</summary>
+    internal static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks, bool useLanes)
     {
         Span<byte> levels = stackalloc byte[BlockSize];
         int count = input.Length / BlockSize;
         for (int b = 0; b < count; b++)
         {
             var block = blocks.Slice(b * BytesPerBlock, BytesPerBlock);
-            KQuantFit.QuantizeScaleMinBlock(input.Slice(b * BlockSize, BlockSize), block, levels, 15, -1f, 0.1f, 20);
+            KQuantFit.QuantizeScaleMinBlock(input.Slice(b * BlockSize, BlockSize), block, levels, 15, -1f, 0.1f, 20, useLanes);
             for (int c = 0; c < 4; c++)
             {
                 var q = block.Slice(16 + 32 * c, 32);

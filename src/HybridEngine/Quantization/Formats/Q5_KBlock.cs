@@ -45,14 +45,18 @@ public static class Q5_KBlock
     /// ggml's quantize_row_q5_K_ref: as Q4_K with nmax 31 and a shorter search (rmin −0.5, rdelta 0.1,
     /// 15 steps); the fifth bit of each level goes to <c>qh</c>. Allocation-free.
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks)
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        Quantize(input, blocks, KQuantFit.LanesByDefault);
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{byte})"/>, choosing the search path (same bytes either way).</summary>
+    internal static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks, bool useLanes)
     {
         Span<byte> levels = stackalloc byte[BlockSize];
         int count = input.Length / BlockSize;
         for (int b = 0; b < count; b++)
         {
             var block = blocks.Slice(b * BytesPerBlock, BytesPerBlock);
-            KQuantFit.QuantizeScaleMinBlock(input.Slice(b * BlockSize, BlockSize), block, levels, 31, -0.5f, 0.1f, 15);
+            KQuantFit.QuantizeScaleMinBlock(input.Slice(b * BlockSize, BlockSize), block, levels, 31, -0.5f, 0.1f, 15, useLanes);
             var qh = block.Slice(16, 32);
             qh.Clear();
             for (int c = 0; c < 4; c++)
