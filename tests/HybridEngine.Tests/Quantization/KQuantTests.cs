@@ -64,7 +64,7 @@ public class KQuantTests
     public static TheoryData<GgmlType, bool> SearchPaths()
     {
         var data = new TheoryData<GgmlType, bool>();
-        foreach (var type in new[] { GgmlType.Q2_K, GgmlType.Q4_K, GgmlType.Q5_K })
+        foreach (var type in new[] { GgmlType.Q2_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
             data.Add(type, false);
             data.Add(type, true);
@@ -84,6 +84,7 @@ public class KQuantTests
         {
             GgmlType.Q2_K => (x, y) => Q2_KBlock.Quantize(x, y, useLanes),
             GgmlType.Q4_K => (x, y) => Q4_KBlock.Quantize(x, y, useLanes),
+            GgmlType.Q6_K => (x, y) => Q6_KBlock.Quantize(x, y, useLanes),
             _ => (x, y) => Q5_KBlock.Quantize(x, y, useLanes),
         };
         var info = QuantTypes.Get(type);

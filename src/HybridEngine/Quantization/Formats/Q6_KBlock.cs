@@ -45,12 +45,16 @@ public static class Q6_KBlock
     }
 
     /// <summary>
-    /// ggml's quantize_row_q6_K_ref: a signed scale per 16 values from <see cref="FitSignedScale"/> (nmax 32,
+    /// ggml's quantize_row_q6_K_ref: a signed scale per 16 values from <see cref="SignedScaleFit.FitSignedScale"/> (nmax 32,
     /// weights x²), the block scale <c>d = max_scale/−128</c> from the scale of largest magnitude, 8-bit
     /// scales <c>min(127, nearest_int(−128·scale/max_scale))</c>, then requantization with the stored values.
     /// A block whose scales are all below 1e-15 is written as zeros.
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks)
+    public static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks) =>
+        Quantize(input, blocks, KQuantFit.LanesByDefault);
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{byte})"/>, choosing the search path (same bytes either way).</summary>
+    internal static void Quantize(ReadOnlySpan<float> input, Span<byte> blocks, bool useLanes)
     {
         Span<byte> levels = stackalloc byte[BlockSize];
         Span<float> scales = stackalloc float[16];
@@ -59,12 +63,19 @@ public static class Q6_KBlock
         {
             var x = input.Slice(b * BlockSize, BlockSize);
             var block = blocks.Slice(b * BytesPerBlock, BytesPerBlock);
+            if (useLanes)
+            {
+                SignedScaleFit.FitSignedScaleLanes(32, 16, x[..128], levels[..128], scales[..8]);
+                SignedScaleFit.FitSignedScaleLanes(32, 16, x[128..], levels[128..], scales[8..]);
+            }
+            else
+            {
+                for (int g = 0; g < 16; g++) scales[g] = SignedScaleFit.FitSignedScale(32, x.Slice(16 * g, 16), levels.Slice(16 * g, 16));
+            }
             float maxScale = 0, maxAbsScale = 0;
             for (int g = 0; g < 16; g++)
             {
-                float scale = FitSignedScale(32, x.Slice(16 * g, 16), levels.Slice(16 * g, 16));
-                scales[g] = scale;
-                if (MathF.Abs(scale) > maxAbsScale) { maxAbsScale = MathF.Abs(scale); maxScale = scale; }
+                if (MathF.Abs(scales[g]) > maxAbsScale) { maxAbsScale = MathF.Abs(scales[g]); maxScale = scales[g]; }
             }
             if (maxAbsScale < QuantMath.GroupMaxEps)
             {
@@ -102,64 +113,5 @@ public static class Q6_KBlock
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// ggml's make_qx_quants with rmse_type 1 and no importance weights: levels <c>L − nmax</c> in
-    /// −nmax..nmax−1 around the value of largest magnitude, then 18 nearby grids
-    /// <c>iscale = −(nmax + 0.1·is)/max</c> scored by the weighted (w = x²) least-squares fit
-    /// <c>(Σwxl)²/Σwl²</c>. Writes <c>L</c> (0..2·nmax−1) and returns the least-squares scale; an all-zero group
-    /// gives L = 0 and scale 0.
-    /// </summary>
-    private static float FitSignedScale(int nmax, ReadOnlySpan<float> x, Span<byte> levels)
-    {
-        int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < QuantMath.GroupMaxEps)
-        {
-            levels[..n].Clear();
-            return 0f;
-        }
-
-        float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1);
-            levels[i] = (byte)(l + nmax);
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
-        float scale = suml2 != 0 ? sumlx / suml2 : 0f;
-        float best = scale * sumlx;
-        for (int step = -9; step <= 9; step++)
-        {
-            if (step == 0) continue;
-            iscale = -(nmax + 0.1f * step) / max;
-            sumlx = suml2 = 0;
-            for (int i = 0; i < n; i++)
-            {
-                int l = Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1);
-                float w = x[i] * x[i];
-                sumlx += w * x[i] * l;
-                suml2 += w * l * l;
-            }
-            if (suml2 > 0 && sumlx * sumlx > best * suml2)
-            {
-                for (int i = 0; i < n; i++)
-                {
-                    levels[i] = (byte)(Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1) + nmax);
-                }
-                scale = sumlx / suml2;
-                best = scale * sumlx;
-            }
-        }
-        return scale;
     }
 }
