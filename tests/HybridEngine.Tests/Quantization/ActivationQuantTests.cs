@@ -87,6 +87,24 @@ public class ActivationQuantTests
         Assert.NotEqual(GgmlReference.QuantizeRowCpu("q8_0", ties, reference.Length), reference);
     }
 
+    /// <summary>For Q8_1 and Q8_K the x86 CPU backend uses the reference rule, so the reference quantizers match it too.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_1)]
+    [InlineData(GgmlType.Q8_K)]
+    public void ReferenceRuleMatchesGgmlCpuSimd(GgmlType type)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        var info = QuantTypes.Get(type);
+        foreach (string kind in new[] { "gaussian", "outliers", "steps" })
+        {
+            float[] x = QuantTestData.Input(kind, 256 * 512, 9);
+            byte[] expected = GgmlReference.QuantizeRowCpu(info.Name, x, (int)info.RowBytes(x.Length));
+            var actual = new byte[expected.Length];
+            info.Quantize!(x, actual);
+            QuantTestData.AssertBytesEqual(expected, actual, info.BytesPerBlock, $"{type} {kind} cpu backend");
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q8_K)]
