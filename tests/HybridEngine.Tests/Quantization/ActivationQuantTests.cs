@@ -105,6 +105,39 @@ public class ActivationQuantTests
         }
     }
 
+    /// <summary>
+    /// The scalar and vector block quantizers are separate code; the public entry points (checked against ggml
+    /// above) take the vector one where Vector256 is hardware, so the two must agree bit for bit everywhere.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void ScalarAndVectorBlockQuantizersAgree(string kind)
+    {
+        float[] x = QuantTestData.Input(kind, 2048, 31);
+        Span<sbyte> scalarQ = stackalloc sbyte[256], vectorQ = stackalloc sbyte[256];
+        Span<short> scalarSums = stackalloc short[16], vectorSums = stackalloc short[16];
+        for (int b = 0; b < x.Length / 256; b++)
+        {
+            var block = x.AsSpan(256 * b, 256);
+            float ds = Q8_KBlock.QuantizeBlockScalar(block, scalarQ, scalarSums);
+            float dv = Q8_KBlock.QuantizeBlockVector(block, vectorQ, vectorSums);
+            Assert.Equal(BitConverter.SingleToInt32Bits(ds), BitConverter.SingleToInt32Bits(dv));
+            Assert.True(scalarQ.SequenceEqual(vectorQ), $"q8_K {kind} block {b} quants");
+            Assert.True(scalarSums.SequenceEqual(vectorSums), $"q8_K {kind} block {b} sums");
+        }
+        foreach (bool cpuRule in new[] { false, true })
+        {
+            for (int b = 0; b < x.Length / 32; b++)
+            {
+                var block = x.AsSpan(32 * b, 32);
+                float ds = Q8_0Block.QuantizeBlockScalar(block, scalarQ, cpuRule);
+                float dv = Q8_0Block.QuantizeBlockVector(block, vectorQ, cpuRule);
+                Assert.Equal(BitConverter.SingleToInt32Bits(ds), BitConverter.SingleToInt32Bits(dv));
+                Assert.True(scalarQ[..32].SequenceEqual(vectorQ[..32]), $"q8_0 {kind} cpuRule={cpuRule} block {b}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q8_K)]
