@@ -198,6 +198,31 @@ public class ActivationQuantTests
         }
     }
 
+    /// <summary>The split-array Q8_0 overloads hold the packed blocks' numbers: fp16-rounded d and the same quants.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Q8_0SplitArraysMatchPackedBlocks(bool cpuRule)
+    {
+        // ggml-cpu's SIMD build, the oracle of the backend rule, needs AVX.
+        if (cpuRule && !System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        const int blocks = 64;
+        float[] x = QuantTestData.Input("outliers", blocks * 32, 13);
+        byte[] packed = cpuRule
+            ? GgmlReference.QuantizeRowCpu("q8_0", x, blocks * Q8_0Block.BytesPerBlock)
+            : GgmlReference.QuantizeRowRef("q8_0", x, blocks * Q8_0Block.BytesPerBlock);
+        var scales = new float[blocks];
+        var quants = new sbyte[blocks * 32];
+        if (cpuRule) Q8_0Block.QuantizeAsCpuBackend(x, scales, quants);
+        else Q8_0Block.Quantize(x, scales, quants);
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = packed.AsSpan(b * 34, 34);
+            Assert.Equal(Q8_0Block.Scale(block), scales[b]);
+            Assert.True(Q8_0Block.Quants(block).SequenceEqual(quants.AsSpan(32 * b, 32)), $"block {b}");
+        }
+    }
+
     [Fact]
     public void Q8_0AccessorsReadGgmlBlocks()
     {

@@ -50,6 +50,32 @@ public static class Q8_0Block
     }
 
     /// <summary>
+    /// Quantizes whole 32-blocks into caller-owned arrays (no allocation), the layout SIMD dot products prefer:
+    /// <paramref name="scales"/>[b] is the block's <b>fp16-rounded</b> d as a float (the value the packed block
+    /// holds and ggml's dot products use), <paramref name="quants"/>[32b..] its quants. Reference rule.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> input, Span<float> scales, Span<sbyte> quants)
+    {
+        int count = input.Length / BlockSize;
+        for (int b = 0; b < count; b++)
+        {
+            float d = QuantizeBlock(input.Slice(b * BlockSize, BlockSize), quants.Slice(b * BlockSize, BlockSize));
+            scales[b] = (float)(Half)d;
+        }
+    }
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{float}, Span{sbyte})"/> with the rule of <see cref="QuantizeAsCpuBackend(ReadOnlySpan{float}, Span{byte})"/>.</summary>
+    public static void QuantizeAsCpuBackend(ReadOnlySpan<float> input, Span<float> scales, Span<sbyte> quants)
+    {
+        int count = input.Length / BlockSize;
+        for (int b = 0; b < count; b++)
+        {
+            float d = QuantizeBlockAsCpuBackend(input.Slice(b * BlockSize, BlockSize), quants.Slice(b * BlockSize, BlockSize));
+            scales[b] = (float)(Half)d;
+        }
+    }
+
+    /// <summary>
     /// Quantizes one block of 32 values into <paramref name="quants"/> (no allocation) with the reference rule and
     /// returns the <b>unrounded</b> scale d; the packed block, and so every dot product, uses <c>(float)(Half)d</c>.
     /// </summary>
@@ -59,7 +85,7 @@ public static class Q8_0Block
     /// <summary>
     /// The rule of ggml-cpu's x86 SIMD quantize_row_q8_0 (its AVX, AVX2 and AVX-512 builds, which llama.cpp runs
     /// for activations on x86): <c>d = amax/127</c> stored as fp16, <c>q = round_half_even(x·(127/amax))</c>.
-    /// It differs from <see cref="Quantize"/> (<c>x·(1/d)</c>, halves away from zero) by one quant in roughly one
+    /// It differs from <see cref="Quantize(ReadOnlySpan{float}, Span{byte})"/> (<c>x·(1/d)</c>, halves away from zero) by one quant in roughly one
     /// block of 8,500 gaussian blocks; use it to reproduce llama.cpp's CPU activations bit for bit.
     /// </summary>
     public static void QuantizeAsCpuBackend(ReadOnlySpan<float> input, Span<byte> blocks)
@@ -74,7 +100,7 @@ public static class Q8_0Block
         }
     }
 
-    /// <summary>One block with the rule of <see cref="QuantizeAsCpuBackend"/>; returns the unrounded d as <see cref="QuantizeBlock"/> does.</summary>
+    /// <summary>One block with the rule of <see cref="QuantizeAsCpuBackend(ReadOnlySpan{float}, Span{byte})"/>; returns the unrounded d as <see cref="QuantizeBlock"/> does.</summary>
     public static float QuantizeBlockAsCpuBackend(ReadOnlySpan<float> x, Span<sbyte> quants) =>
         Vector256.IsHardwareAccelerated ? QuantizeBlockVector(x, quants, true) : QuantizeBlockScalar(x, quants, true);
 
