@@ -22,7 +22,7 @@ public sealed class SyntheticWeights
     private readonly SyntheticModelSpec _spec;
     private readonly SyntheticOptions _options;
     private readonly bool _foldRouterBias;
-    private readonly float[] _direction; // [hidden], approximately unit length
+    private readonly float[] _direction; // [hidden], unit length
 
     public SyntheticWeights(SyntheticModelSpec spec, SyntheticOptions options, bool foldRouterBias)
     {
@@ -31,8 +31,10 @@ public sealed class SyntheticWeights
         _foldRouterBias = foldRouterBias && options.Skew != 0f;
         _direction = new float[spec.Hidden];
         ulong key = SyntheticRandom.TensorKey(options.Seed, "synthetic.shared_direction");
-        float scale = 1f / MathF.Sqrt(spec.Hidden);
-        for (int j = 0; j < spec.Hidden; j++) _direction[j] = SyntheticRandom.Normal(key, j) * scale;
+        for (int j = 0; j < spec.Hidden; j++) _direction[j] = SyntheticRandom.Normal(key, j);
+        // Exactly unit length: the folded router bias is scaled by |d|², so a random length would distort it.
+        float norm = MathF.Sqrt(_direction.Sum(v => v * v));
+        for (int j = 0; j < spec.Hidden; j++) _direction[j] /= norm;
     }
 
     /// <summary>
@@ -90,11 +92,19 @@ public sealed class SyntheticWeights
                     for (int j = 0; j < n; j++) output[j] = SyntheticRandom.Normal(_key, start + j) + shift * _owner._direction[j];
                     break;
                 case WeightRole.Router:
-                    // Row = expert. h·d ≈ √(hidden/2) for RMS-normalised states (EmbeddingDirection = 1), so adding
-                    // bias·d/√(hidden/2) to the row adds about `bias` to that expert's logit.
-                    float fold = _owner._foldRouterBias ? _bias![row] / MathF.Sqrt(n / 2f) : 0f;
-                    for (int j = 0; j < n; j++) output[j] = std * SyntheticRandom.Normal(_key, start + j) + fold * _owner._direction[j];
+                {
+                    for (int j = 0; j < n; j++) output[j] = std * SyntheticRandom.Normal(_key, start + j);
+                    if (!_owner._foldRouterBias) break;
+                    // Row = expert. h·d ≈ √(hidden/2) for RMS-normalised states (EmbeddingDirection = 1), so a row
+                    // component bias·d/√(hidden/2) adds about `bias` to that expert's logit. The random part is made
+                    // orthogonal to d first: otherwise its own projection (std ≈ 1/√2 after scaling) would swamp the bias.
+                    var d = _owner._direction;
+                    float along = 0f;
+                    for (int j = 0; j < n; j++) along += output[j] * d[j];
+                    float fold = _bias![row] / MathF.Sqrt(n / 2f) - along;
+                    for (int j = 0; j < n; j++) output[j] += fold * d[j];
                     break;
+                }
                 case WeightRole.ExpertBias:
                     for (int j = 0; j < n; j++) output[j] = _bias![j] + ExpertBiasNoise * SyntheticRandom.Normal(_key, j);
                     break;
