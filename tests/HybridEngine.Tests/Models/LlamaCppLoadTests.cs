@@ -67,6 +67,20 @@ public sealed class LlamaCppLoadTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// LLamaSharp picks a native build (noavx/avx/avx2/avx512) for this CPU; the one it loaded must run here and
+    /// use AVX2 when the CPU has it (otherwise the oracle would be needlessly slow or the wrong build was taken).
+    /// </summary>
+    [Fact]
+    public void NativeLibrarySelectionFitsThisCpu()
+    {
+        LlamaCpp.EnsureLoaded();
+        string info = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeApi.llama_print_system_info()) ?? "";
+        output.WriteLine(info);
+        Assert.Contains("CPU", info);
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) Assert.Contains("AVX2 = 1", info);
+    }
+
+    /// <summary>
     /// The MLA split (attn_k_b/attn_v_b) is derived from the same attn_kv_b values as the legacy layout, so both
     /// files are the same model and llama.cpp's two attention paths must give the same logits. Tolerance: F32
     /// weights, F32 KV cache, no flash attention (which rounds through F16), so only summation order differs
@@ -92,6 +106,38 @@ public sealed class LlamaCppLoadTests(ITestOutputHelper output)
             double worst = results[0].Zip(results[1], (a, b) => Math.Abs(a - b)).Max();
             output.WriteLine($"logit spread {spread:F3}, largest difference {worst:E2}");
             Assert.True(worst <= 1e-5 * spread, $"layouts differ by {worst} (spread {spread})");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// V2-Lite's layout (27 layers → llama.cpp's "lite": attn_q instead of q LoRA; softmax gating, no
+    /// exp_probs_b, YaRN log multiplier 0.0707) at tiny widths, so the v2lite preset's tensor set and keys are
+    /// checked by llama.cpp without writing 9 GB.
+    /// </summary>
+    [Theory]
+    [InlineData(MlaLayout.KbVb)]
+    [InlineData(MlaLayout.KvB)]
+    public void LiteLayoutLoadsAndDecodes(MlaLayout layout)
+    {
+        var spec = SyntheticModels.Spec("deepseek2", "v2lite") with
+        {
+            Hidden = 64, Heads = 2, Ffn = 128, ExpertFfn = 32, Experts = 8, ExpertsUsed = 2,
+            KvLoraRank = 64, NopeDim = 32, RopeDim = 16, ValueDim = 32, PaddedVocab = 0,
+        };
+        string dir = TestPaths.NewScratchDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "lite.gguf");
+            SyntheticWriter.Write(spec, new SyntheticOptions(GgmlType.F16, Seed: 2, Layout: layout), path);
+            Assert.DoesNotContain(SyntheticWriter.Plan(spec, new SyntheticOptions(Layout: layout)), p => p.Tensor.Name.Contains("attn_q_a"));
+            using var weights = LlamaCpp.Load(path, output);
+            Assert.Equal(27, weights.NativeHandle.LayerCount);
+            float[] logits = LlamaCpp.LastLogits(weights, path, [0, 40, 41, 42]);
+            Assert.All(logits, v => Assert.True(float.IsFinite(v)));
         }
         finally
         {
@@ -132,16 +178,23 @@ internal static class LlamaCpp
     private static readonly StringBuilder Log = new();
     private static bool _initialized;
 
-    public static LLamaWeights Load(string path, ITestOutputHelper? output = null)
+    /// <summary>Loads the native library once (LLamaSharp selects the build for this CPU) and hooks its log.</summary>
+    public static void EnsureLoaded()
     {
         lock (Gate)
         {
-            if (!_initialized)
-            {
-                NativeLogConfig.llama_log_set((level, message) => { lock (Log) Log.Append(message); });
-                NativeApi.llama_empty_call();
-                _initialized = true;
-            }
+            if (_initialized) return;
+            NativeLogConfig.llama_log_set((level, message) => { lock (Log) Log.Append(message); });
+            NativeApi.llama_empty_call();
+            _initialized = true;
+        }
+    }
+
+    public static LLamaWeights Load(string path, ITestOutputHelper? output = null)
+    {
+        EnsureLoaded();
+        lock (Gate)
+        {
             lock (Log) Log.Clear();
             try
             {
