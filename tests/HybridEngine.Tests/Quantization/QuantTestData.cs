@@ -63,7 +63,7 @@ internal static class QuantTestData
         return x;
     }
 
-    private static float Gaussian(Random rng)
+    public static float Gaussian(Random rng)
     {
         double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
         return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
