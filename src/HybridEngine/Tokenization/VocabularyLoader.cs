@@ -19,7 +19,7 @@ public static class VocabularyLoader
 
     // Texts llama.cpp treats as end-of-turn / end-of-message / fill-in-the-middle markers when no id key names them.
     private static readonly string[] EotTexts =
-        ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>"];
+        ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"];
     private static readonly string[] EomTexts = ["<|eom_id|>"];
     private static readonly string[] FimPrefixTexts = ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>"];
     private static readonly string[] FimSuffixTexts = ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>"];
@@ -28,7 +28,11 @@ public static class VocabularyLoader
     private static readonly string[] FimRepoTexts = ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"];
     private static readonly string[] FimSeparatorTexts = ["<|file_sep|>"];
     private static readonly string[] EndOfGenerationTexts =
-        ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>"];
+    [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>", "<|endoftext|>",
+        "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>",
+        "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
+    ];
 
     public static Vocabulary Load(GgufFile file)
     {
@@ -135,6 +139,19 @@ public static class VocabularyLoader
         foreach (string text in EndOfGenerationTexts)
         {
             if (ids.TryGetValue(text, out int id)) { endOfGeneration.Add(id); MarkControl(v, id); }
+        }
+        // Vocabularies where a listed text is an ordinary token: tool-call formats ("<|return|>" with "<|call|>", or
+        // "<|calls|>" with "<|flush|>") keep "<|end|>" as text; Gemma 4 (with "<|tool_response>") keeps "</s>" as text.
+        bool Has(string text) => ids.TryGetValue(text, out int id) && endOfGeneration.Contains(id);
+        if (Has("<|end|>") && (Has("<|call|>") || Has("<|calls|>")) && (Has("<|return|>") || Has("<|flush|>")))
+        {
+            endOfGeneration.Remove(ids["<|end|>"]);
+            v.SetAttributes(ids["<|end|>"], TokenAttributes.UserDefined);
+        }
+        if (Has("<|tool_response>") && Has("</s>"))
+        {
+            endOfGeneration.Remove(ids["</s>"]);
+            v.SetAttributes(ids["</s>"], TokenAttributes.Normal);
         }
         v.EndOfGeneration = endOfGeneration;
 
