@@ -92,6 +92,7 @@ public static class VocabularyLoader
         int? Id(string key, int? current)
         {
             if (!file.TryGetInteger("tokenizer.ggml." + key, out long value)) return current;
+            if (value == uint.MaxValue) return current; // (u32)-1 is how converters write "no such token"
             if (value < 0 || value >= n) { warnings.Add($"tokenizer.ggml.{key} = {value} is outside the vocabulary of {n} tokens; ignored"); return current; }
             return (int)value;
         }
