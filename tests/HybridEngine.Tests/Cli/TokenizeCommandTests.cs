@@ -29,7 +29,7 @@ public class TokenizeCommandTests
 
     private static int[] LlamaCpp(string path, string text, bool addSpecial = true, bool parseSpecial = true)
     {
-        using var weights = LlamaCppVocab.Load(path);
+        var weights = LlamaCppVocab.Load(path);
         return weights.NativeHandle.Tokenize(text, addSpecial, parseSpecial, Encoding.UTF8).Select(t => (int)t).ToArray();
     }
 

@@ -35,7 +35,7 @@ public class LlamaCppTokenizerOracleTests
     public void RandomStringsTokenizeLikeLlamaCpp(string name)
     {
         var ours = VocabTestCases.Load(name);
-        using var weights = LoadReference(name);
+        var weights = LoadReference(name);
         var random = new Random(20240601 + name.Length);
         var specials = ours.Vocabulary.SpecialTokens.Select(ours.Vocabulary.GetText).Take(40).ToArray();
         var failures = new StringBuilder();
@@ -67,7 +67,7 @@ public class LlamaCppTokenizerOracleTests
     public void EveryTokenPieceMatchesLlamaCpp(string name)
     {
         var ours = VocabTestCases.Load(name);
-        using var weights = LoadReference(name);
+        var weights = LoadReference(name);
         Assert.Equal(ours.Vocabulary.Count, weights.NativeHandle.Vocab.Count);
         var buffer = new byte[1024];
         var failures = new StringBuilder();

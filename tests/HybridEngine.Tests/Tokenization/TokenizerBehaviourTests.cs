@@ -46,7 +46,7 @@ public class TokenizerBehaviourTests
         Assert.Equal(" Once upon a time", tokenizer.Decode(ids, removeSpecial: true));
         Assert.Equal("<s> Once upon a time", tokenizer.Decode(ids, renderSpecial: true));
 
-        using var reference = LlamaCppVocab.Load(TestPaths.Data("stories260K.gguf"));
+        var reference = LlamaCppVocab.Load(TestPaths.Data("stories260K.gguf"));
         Assert.Equal(reference.NativeHandle.Tokenize("Once upon a time", true, false, Encoding.UTF8).Select(t => (int)t), ids);
     }
 

@@ -20,7 +20,7 @@ public class WikiTextOracleTests
         string text = File.ReadAllText(TestPaths.Data("wiki.test.raw"));
         text = text[..Math.Min(text.Length, Chars)];
         var ours = VocabTestCases.Load(name);
-        using var reference = LlamaCppVocab.Load(VocabTestCases.Path(name));
+        var reference = LlamaCppVocab.Load(VocabTestCases.Path(name));
         int[] expected = reference.NativeHandle.Tokenize(text, true, false, Encoding.UTF8).Select(t => (int)t).ToArray();
         int[] actual = ours.Encode(text, addSpecial: true, parseSpecial: false);
         int first = 0;
