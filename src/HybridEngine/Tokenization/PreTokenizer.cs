@@ -88,10 +88,16 @@ public sealed class PreTokenizer
         {
             sb.Clear();
             var (start, length) = piece.GetOffsetAndLength(cps.Length);
-            for (int i = start; i < start + length; i++) sb.Append(char.ConvertFromUtf32(cps[i]));
+            for (int i = start; i < start + length; i++) AppendCodepoint(sb, cps[i]);
             words.Add(sb.ToString());
         }
         return words;
+    }
+
+    internal static void AppendCodepoint(System.Text.StringBuilder sb, int codepoint)
+    {
+        if (codepoint < 0x10000) sb.Append((char)codepoint);
+        else sb.Append(char.ConvertFromUtf32(codepoint));
     }
 
     private static Func<int[], string?, List<Range>, List<Range>> Step(string pattern, ref bool needsCollapsed)
