@@ -69,7 +69,7 @@ public static class VocabularyLoader
             file.TryGetString("tokenizer.ggml.pre", out preName);
             if (string.IsNullOrEmpty(preName)) warnings.Add("tokenizer.ggml.pre is missing: using the 'default' pre-tokenizer; tokenization may differ from the model's training");
             preName = string.IsNullOrEmpty(preName) ? "default" : preName;
-            pre = Tokenization.PreTokenizer.ForName(preName).Settings;
+            pre = Tokenization.PreTokenizer.SettingsFor(preName);
         }
 
         var v = new Vocabulary(model, tokens, scores, attributes, ids)
