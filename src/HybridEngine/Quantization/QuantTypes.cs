@@ -72,9 +72,9 @@ public static class QuantTypes
             new(GgmlType.IQ2_XS, "iq2_xs", 256, 74, GgmlType.Q8_K, Formats.IQ2_XSBlock.Dequantize, null),
             new(GgmlType.IQ3_XXS, "iq3_xxs", 256, 98, GgmlType.Q8_K, Formats.IQ3_XXSBlock.Dequantize, null),
             new(GgmlType.IQ1_S, "iq1_s", 256, 50, GgmlType.Q8_K, Formats.IQ1_SBlock.Dequantize, null),
-            new(GgmlType.IQ4_NL, "iq4_nl", 32, 18, GgmlType.Q8_0, Formats.IQ4_NLBlock.Dequantize, null),
+            new(GgmlType.IQ4_NL, "iq4_nl", 32, 18, GgmlType.Q8_0, Formats.IQ4_NLBlock.Dequantize, Formats.IQ4_NLBlock.Quantize),
             new(GgmlType.IQ1_M, "iq1_m", 256, 56, GgmlType.Q8_K, Formats.IQ1_MBlock.Dequantize, null),
-            new(GgmlType.IQ4_XS, "iq4_xs", 256, 136, GgmlType.Q8_K, Formats.IQ4_XSBlock.Dequantize, null),
+            new(GgmlType.IQ4_XS, "iq4_xs", 256, 136, GgmlType.Q8_K, Formats.IQ4_XSBlock.Dequantize, Formats.IQ4_XSBlock.Quantize),
         ];
         return rows.ToDictionary(r => r.Type);
     }
