@@ -38,6 +38,9 @@ public static unsafe class DotKernels
             GgmlType.Q5_K => Q5_KDot.For(level),
             GgmlType.Q6_K => Q6_KDot.For(level),
             GgmlType.IQ4_XS => IQ4_XSDot.For(level),
+            GgmlType.IQ1_S or GgmlType.IQ1_M => IQ1Dot.For(type, level),
+            GgmlType.IQ2_XXS or GgmlType.IQ2_XS => IQ2Dot.For(type, level),
+            GgmlType.IQ3_XXS => IQ3_XXSDot.For(level),
             _ => throw new NotSupportedException(
                 $"No CPU dot kernel for weight type {type}; supported: {string.Join(", ", SupportedTypes)}."),
         };
