@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using HybridEngine.Quantization;
 using static HybridEngine.Kernels.Dot.KQuantScales;
 
@@ -10,14 +12,72 @@ namespace HybridEngine.Kernels.Dot;
 /// IQ2_XXS (66 bytes: fp16 d, 8 × (u32 grid indices, u32 signs+scale)): ls = 2·(aux1 &gt;&gt; 28) + 1, group l signs
 /// = ksigns[(aux1 &gt;&gt; 7l) &amp; 127]; IQ2_XS (74 bytes: fp16 d, 32 × u16, scales[8]): index = q &amp; 511,
 /// signs = ksigns[q &gt;&gt; 9], ls = 2·nibble + 1 (low nibble for groups 0–1, high for 2–3).
-/// Scalar only: these types are rare in the files targeted, and the kernel is table-bound.
+/// The AVX2 paths gather four grid entries per 32 values into one vector and move the signs onto the activations;
+/// the portable Vector128 level uses the scalar twin.
 /// </summary>
 internal static unsafe class IQ2Dot
 {
     public const int XxsBytes = 66, XsBytes = 74;
 
-    public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) =>
-        type == GgmlType.IQ2_XXS ? &XxsScalar : &XsScalar;
+    public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) => (type, level) switch
+    {
+        (GgmlType.IQ2_XXS, SimdLevel.Scalar or SimdLevel.Vector128) => &XxsScalar,
+        (GgmlType.IQ2_XXS, SimdLevel.Avx2) => &XxsAvx2<NoVnni>,
+        (GgmlType.IQ2_XXS, _) => AvxVnni.IsSupported ? &XxsAvx2<WithVnni> : &XxsAvx2<NoVnni>,
+        (_, SimdLevel.Scalar or SimdLevel.Vector128) => &XsScalar,
+        (_, SimdLevel.Avx2) => &XsAvx2<NoVnni>,
+        _ => AvxVnni.IsSupported ? &XsAvx2<WithVnni> : &XsAvx2<NoVnni>,
+    };
+
+    public static float XxsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    {
+        fixed (ulong* grid = IqTables.Iq2xxsGrid)
+        fixed (ulong* signs = IqSimd.SignMasks)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++, w += XxsBytes, a += ActBytes)
+            {
+                sbyte* qa = (sbyte*)(a + ActQs);
+                var acc = Vector256<int>.Zero;
+                for (int ib = 0; ib < 8; ib++)
+                {
+                    uint aux0 = *(uint*)(w + 2 + 8 * ib);
+                    uint aux1 = *(uint*)(w + 6 + 8 * ib);
+                    var magnitudes = Vector256.Create(grid[aux0 & 0xFF], grid[(aux0 >> 8) & 0xFF], grid[(aux0 >> 16) & 0xFF], grid[aux0 >> 24]).AsByte();
+                    var masks = Vector256.Create(signs[aux1 & 127], signs[(aux1 >> 7) & 127], signs[(aux1 >> 14) & 127], signs[(aux1 >> 21) & 127]);
+                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
+                    acc += Avx2.MultiplyLow(p, Vector256.Create(2 * (int)(aux1 >> 28) + 1));
+                }
+                sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
+            }
+            return 0.125f * sum;
+        }
+    }
+
+    public static float XsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    {
+        fixed (ulong* grid = IqTables.Iq2xsGrid)
+        fixed (ulong* signs = IqSimd.SignMasks)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++, w += XsBytes, a += ActBytes)
+            {
+                sbyte* qa = (sbyte*)(a + ActQs);
+                ushort* qs = (ushort*)(w + 2);
+                byte* scales = w + 66;
+                var acc = Vector256<int>.Zero;
+                for (int ib = 0; ib < 8; ib++, qs += 4)
+                {
+                    var magnitudes = Vector256.Create(grid[qs[0] & 511], grid[qs[1] & 511], grid[qs[2] & 511], grid[qs[3] & 511]).AsByte();
+                    var masks = Vector256.Create(signs[qs[0] >> 9], signs[qs[1] >> 9], signs[qs[2] >> 9], signs[qs[3] >> 9]);
+                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
+                    acc += KQuantScales.ScaleHalves(p, 2 * (scales[ib] & 0xF) + 1, 2 * (scales[ib] >> 4) + 1);
+                }
+                sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
+            }
+            return 0.125f * sum;
+        }
+    }
 
     public static float XxsScalar(byte* w, byte* a, int blocks)
     {
