@@ -107,6 +107,26 @@ public class MatMulTests
         Assert.True(relative <= 2 * activationError + 1e-6, $"{info.Name}: relative error {relative:E3}, activation rounding {activationError:E3}");
     }
 
+    /// <summary>The per-token path allocates nothing once warmed up: quantize into scratch, dispatch to the pool, dot.</summary>
+    [Fact]
+    public unsafe void Matvec_allocates_nothing_after_warm_up()
+    {
+        const int rows = 40, rowLength = 512;
+        var weights = DotTestData.RandomWeights(GgmlType.Q4_K, rows * rowLength / 256, 9);
+        var x = DotTestData.Activations(rowLength, 10);
+        var y = new float[rows];
+        using var pool = new ComputePool(3);
+        fixed (byte* data = weights)
+        {
+            var w = new WeightMatrix(data, GgmlType.Q4_K, rows, rowLength);
+            var scratch = new byte[MatVec.ScratchBytes(w)];
+            MatVec.Run(w, x, y, scratch, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) MatVec.Run(w, x, y, scratch, pool);
+            Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        }
+    }
+
     [Fact]
     public void Rejects_rows_that_are_not_whole_blocks()
     {
