@@ -59,6 +59,52 @@ public class ActivationQuantTests
         QuantTestData.AssertQuantizeMatchesGgml(GgmlType.Q8_K, x, "q8_K ties");
     }
 
+    /// <summary>
+    /// The x86 CPU backend's SIMD Q8_0 rule (127/amax, halves to even) against ggml-cpu's x86 SIMD build, on gaussian
+    /// rows and on exact ties, where it must differ from the reference rule.
+    /// </summary>
+    [Fact]
+    public void Q8_0CpuBackendRuleMatchesGgmlCpuSimd()
+    {
+        // The SIMD builds of libggml-cpu cannot run without AVX; there the rule has nothing to be compared with.
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        var ties = new float[64];
+        for (int i = 0; i < ties.Length; i++) ties[i] = (i % 32) - 15.5f;
+        ties[0] = 127f;
+        ties[40] = -127f;
+        var inputs = new List<float[]> { ties };
+        for (int seed = 1; seed <= 3; seed++) inputs.Add(QuantTestData.Input("gaussian", 32 * 4096, seed));
+        foreach (float[] x in inputs)
+        {
+            int bytes = x.Length / 32 * Q8_0Block.BytesPerBlock;
+            byte[] expected = GgmlReference.QuantizeRowCpu("q8_0", x, bytes);
+            var actual = new byte[bytes];
+            Q8_0Block.QuantizeAsCpuBackend(x, actual);
+            QuantTestData.AssertBytesEqual(expected, actual, Q8_0Block.BytesPerBlock, "q8_0 cpu backend rule");
+        }
+        var reference = new byte[2 * Q8_0Block.BytesPerBlock];
+        Q8_0Block.Quantize(ties, reference);
+        Assert.NotEqual(GgmlReference.QuantizeRowCpu("q8_0", ties, reference.Length), reference);
+    }
+
+    /// <summary>For Q8_1 and Q8_K the x86 CPU backend uses the reference rule, so the reference quantizers match it too.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_1)]
+    [InlineData(GgmlType.Q8_K)]
+    public void ReferenceRuleMatchesGgmlCpuSimd(GgmlType type)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        var info = QuantTypes.Get(type);
+        foreach (string kind in new[] { "gaussian", "outliers", "steps" })
+        {
+            float[] x = QuantTestData.Input(kind, 256 * 512, 9);
+            byte[] expected = GgmlReference.QuantizeRowCpu(info.Name, x, (int)info.RowBytes(x.Length));
+            var actual = new byte[expected.Length];
+            info.Quantize!(x, actual);
+            QuantTestData.AssertBytesEqual(expected, actual, info.BytesPerBlock, $"{type} {kind} cpu backend");
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q8_K)]

@@ -49,8 +49,8 @@ public static class Q8_0Block
     }
 
     /// <summary>
-    /// Quantizes one block of 32 values into <paramref name="quants"/> (no allocation) and returns the unrounded
-    /// scale d; the packed block stores fp16(d).
+    /// Quantizes one block of 32 values into <paramref name="quants"/> (no allocation) with the reference rule and
+    /// returns the <b>unrounded</b> scale d; the packed block, and so every dot product, uses <c>(float)(Half)d</c>.
     /// </summary>
     public static float QuantizeBlock(ReadOnlySpan<float> x, Span<sbyte> quants)
     {
@@ -60,7 +60,40 @@ public static class Q8_0Block
         for (int j = 0; j < BlockSize; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
         float d = amax / 127f;
         float id = d != 0f ? 1f / d : 0f;
-        for (int j = 0; j < BlockSize; j++) quants[j] = (sbyte)QuantMath.RoundAway(x[j] * id);
+        for (int j = 0; j < BlockSize; j++) quants[j] = (sbyte)QuantMath.TruncateToInt(QuantMath.RoundAway(x[j] * id));
         return d;
+    }
+
+    /// <summary>
+    /// The rule of ggml-cpu's x86 SIMD quantize_row_q8_0 (its AVX, AVX2 and AVX-512 builds, which llama.cpp runs
+    /// for activations on x86): <c>d = amax/127</c> stored as fp16, <c>q = round_half_even(x·(127/amax))</c>.
+    /// It differs from <see cref="Quantize"/> (<c>x·(1/d)</c>, halves away from zero) by one quant in roughly one
+    /// block of 8,500 gaussian blocks; use it to reproduce llama.cpp's CPU activations bit for bit.
+    /// </summary>
+    public static void QuantizeAsCpuBackend(ReadOnlySpan<float> input, Span<byte> blocks)
+    {
+        int count = input.Length / BlockSize;
+        for (int b = 0; b < count; b++)
+        {
+            var block = blocks.Slice(b * BytesPerBlock, BytesPerBlock);
+            var qs = MemoryMarshal.Cast<byte, sbyte>(block.Slice(2, BlockSize));
+            float d = QuantizeBlockAsCpuBackend(input.Slice(b * BlockSize, BlockSize), qs);
+            QuantMath.WriteHalf(block, 0, d);
+        }
+    }
+
+    /// <summary>One block with the rule of <see cref="QuantizeAsCpuBackend"/>; returns the unrounded d as <see cref="QuantizeBlock"/> does.</summary>
+    public static float QuantizeBlockAsCpuBackend(ReadOnlySpan<float> x, Span<sbyte> quants)
+    {
+        x = x[..BlockSize];
+        quants = quants[..BlockSize];
+        float amax = 0f;
+        for (int j = 0; j < BlockSize; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+        float id = amax != 0f ? 127f / amax : 0f;
+        for (int j = 0; j < BlockSize; j++)
+        {
+            quants[j] = (sbyte)QuantMath.TruncateToInt(MathF.Round(x[j] * id, MidpointRounding.ToEven));
+        }
+        return amax / 127f;
     }
 }
