@@ -23,14 +23,12 @@ internal static unsafe class IQ1Dot
     public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) => (type, level) switch
     {
         (GgmlType.IQ1_S, SimdLevel.Scalar or SimdLevel.Vector128) => &SScalar,
-        (GgmlType.IQ1_S, SimdLevel.Avx2) => &SAvx2<NoVnni>,
-        (GgmlType.IQ1_S, _) => AvxVnni.IsSupported ? &SAvx2<WithVnni> : &SAvx2<NoVnni>,
+        (GgmlType.IQ1_S, _) => &SAvx2,
         (_, SimdLevel.Scalar or SimdLevel.Vector128) => &MScalar,
-        (_, SimdLevel.Avx2) => &MAvx2<NoVnni>,
-        _ => AvxVnni.IsSupported ? &MAvx2<WithVnni> : &MAvx2<NoVnni>,
+        _ => &MAvx2,
     };
 
-    public static float SAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float SAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)
         {
@@ -49,7 +47,8 @@ internal static unsafe class IQ1Dot
                     var g = Vector256.Create(grid[qs[0] | ((h << 8) & 0x700)], grid[qs[1] | ((h << 5) & 0x700)],
                         grid[qs[2] | ((h << 2) & 0x700)], grid[qs[3] | ((h >> 1) & 0x700)]).AsSByte();
                     int ls = 2 * ((h >> 12) & 7) + 1;
-                    acc += Avx2.MultiplyLow(SimdOps.DotSS<TVnni>(g, Vector256.Load(qa + 32 * ib)), Vector256.Create(ls));
+                    var act = Vector256.Load(qa + 32 * ib);
+                    acc += KQuantScales.DotScaled(Avx2.Abs(g), Avx2.Sign(act, g), ls);
                     int delta = (h & 0x8000) != 0 ? -1 : 1;
                     sumDelta += ls * delta * (bsums[2 * ib] + bsums[2 * ib + 1]);
                 }
@@ -59,7 +58,7 @@ internal static unsafe class IQ1Dot
         }
     }
 
-    public static float MAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float MAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)
         {
@@ -83,8 +82,8 @@ internal static unsafe class IQ1Dot
                     // ±1 in every byte of a group: −1 where that group's δ sign bit (3 or 7 of its qh byte) is set.
                     var deltas = Vector256.Create(DeltaBytes(qh[0] & 0x08), DeltaBytes(qh[0] & 0x80), DeltaBytes(qh[1] & 0x08), DeltaBytes(qh[1] & 0x80)).AsSByte();
                     var act = Vector256.Load(qa + 32 * ib);
-                    acc += KQuantScales.ScaleHalves(SimdOps.DotSS<TVnni>(g, act), ls1, ls2);
-                    accDelta += KQuantScales.ScaleHalves(SimdOps.DotSS<TVnni>(deltas, act), ls1, ls2);
+                    acc += KQuantScales.DotScaled(Avx2.Abs(g), Avx2.Sign(act, g), ls1, ls2);
+                    accDelta += KQuantScales.DotScaled(Avx2.Abs(deltas), Avx2.Sign(act, deltas), ls1, ls2);
                 }
                 sum += Fp16.ToFloat(dBits) * *(float*)a * (SimdOps.HSum(acc) + Delta * SimdOps.HSum(accDelta));
             }

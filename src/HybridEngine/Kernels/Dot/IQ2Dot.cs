@@ -22,14 +22,12 @@ internal static unsafe class IQ2Dot
     public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) => (type, level) switch
     {
         (GgmlType.IQ2_XXS, SimdLevel.Scalar or SimdLevel.Vector128) => &XxsScalar,
-        (GgmlType.IQ2_XXS, SimdLevel.Avx2) => &XxsAvx2<NoVnni>,
-        (GgmlType.IQ2_XXS, _) => AvxVnni.IsSupported ? &XxsAvx2<WithVnni> : &XxsAvx2<NoVnni>,
+        (GgmlType.IQ2_XXS, _) => &XxsAvx2,
         (_, SimdLevel.Scalar or SimdLevel.Vector128) => &XsScalar,
-        (_, SimdLevel.Avx2) => &XsAvx2<NoVnni>,
-        _ => AvxVnni.IsSupported ? &XsAvx2<WithVnni> : &XsAvx2<NoVnni>,
+        _ => &XsAvx2,
     };
 
-    public static float XxsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float XxsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xxsGrid)
         fixed (ulong* signs = IqSimd.SignMasks)
@@ -45,8 +43,7 @@ internal static unsafe class IQ2Dot
                     uint aux1 = *(uint*)(w + 6 + 8 * ib);
                     var magnitudes = Vector256.Create(grid[aux0 & 0xFF], grid[(aux0 >> 8) & 0xFF], grid[(aux0 >> 16) & 0xFF], grid[aux0 >> 24]).AsByte();
                     var masks = Vector256.Create(signs[aux1 & 127], signs[(aux1 >> 7) & 127], signs[(aux1 >> 14) & 127], signs[(aux1 >> 21) & 127]);
-                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
-                    acc += Avx2.MultiplyLow(p, Vector256.Create(2 * (int)(aux1 >> 28) + 1));
+                    acc += KQuantScales.DotScaled(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks), 2 * (int)(aux1 >> 28) + 1);
                 }
                 sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
             }
@@ -54,7 +51,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
-    public static float XsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float XsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xsGrid)
         fixed (ulong* signs = IqSimd.SignMasks)
@@ -70,8 +67,7 @@ internal static unsafe class IQ2Dot
                 {
                     var magnitudes = Vector256.Create(grid[qs[0] & 511], grid[qs[1] & 511], grid[qs[2] & 511], grid[qs[3] & 511]).AsByte();
                     var masks = Vector256.Create(signs[qs[0] >> 9], signs[qs[1] >> 9], signs[qs[2] >> 9], signs[qs[3] >> 9]);
-                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
-                    acc += KQuantScales.ScaleHalves(p, 2 * (scales[ib] & 0xF) + 1, 2 * (scales[ib] >> 4) + 1);
+                    acc += KQuantScales.DotScaled(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks), 2 * (scales[ib] & 0xF) + 1, 2 * (scales[ib] >> 4) + 1);
                 }
                 sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
             }

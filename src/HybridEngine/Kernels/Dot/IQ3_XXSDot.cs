@@ -18,11 +18,10 @@ internal static unsafe class IQ3_XXSDot
     public static delegate*<byte*, byte*, int, float> For(SimdLevel level) => level switch
     {
         SimdLevel.Scalar or SimdLevel.Vector128 => &Scalar,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         fixed (uint* grid = IqTables.Iq3xxsGrid)
         fixed (ulong* signs = IqSimd.SignMasks)
@@ -39,8 +38,7 @@ internal static unsafe class IQ3_XXSDot
                     var magnitudes = Vector256.Create(
                         grid[q3[0]], grid[q3[1]], grid[q3[2]], grid[q3[3]], grid[q3[4]], grid[q3[5]], grid[q3[6]], grid[q3[7]]).AsByte();
                     var masks = Vector256.Create(signs[aux & 127], signs[(aux >> 7) & 127], signs[(aux >> 14) & 127], signs[(aux >> 21) & 127]);
-                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
-                    acc += Avx2.MultiplyLow(p, Vector256.Create(2 * (int)(aux >> 28) + 1));
+                    acc += KQuantScales.DotScaled(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks), 2 * (int)(aux >> 28) + 1);
                 }
                 sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
             }
