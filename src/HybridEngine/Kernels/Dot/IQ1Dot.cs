@@ -49,7 +49,7 @@ internal static unsafe class IQ1Dot
                     int ls = 2 * ((h >> 12) & 7) + 1;
                     var act = Vector256.Load(qa + 32 * ib);
                     acc += KQuantScales.DotScaled(Avx2.Abs(g), Avx2.Sign(act, g), ls);
-                    int delta = (h & 0x8000) != 0 ? -1 : 1;
+                    int delta = 1 - ((h >> 14) & 2);   // −1 when bit 15 is set, branch-free
                     sumDelta += ls * delta * (bsums[2 * ib] + bsums[2 * ib + 1]);
                 }
                 sum += Fp16.Load(w) * *(float*)a * (SimdOps.HSum(acc) + Delta * sumDelta);
@@ -91,7 +91,8 @@ internal static unsafe class IQ1Dot
         }
     }
 
-    private static ulong DeltaBytes(int signBit) => signBit != 0 ? 0xFFFFFFFFFFFFFFFFUL : 0x0101010101010101UL;
+    /// <summary>Eight bytes of +1, or of −1 when <paramref name="signBit"/> is non-zero (branch-free: the bits are random).</summary>
+    private static ulong DeltaBytes(int signBit) => 0x0101010101010101UL | (0UL - (ulong)(signBit != 0 ? 1 : 0));
 
     private static int GridDot(ulong* grid, int index, sbyte* a)
     {
@@ -120,7 +121,7 @@ internal static unsafe class IQ1Dot
                     int lsum = 0;
                     for (int l = 0; l < 4; l++) lsum += GridDot(grid, qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8), qa + 32 * ib + 8 * l);
                     sumi += ls * lsum;
-                    int delta = (h & 0x8000) != 0 ? -1 : 1;
+                    int delta = 1 - ((h >> 14) & 2);   // −1 when bit 15 is set, branch-free
                     sumDelta += ls * delta * (bsums[2 * ib] + bsums[2 * ib + 1]);
                 }
                 sum += Fp16.Load(w) * *(float*)a * (sumi + Delta * sumDelta);
@@ -156,7 +157,7 @@ internal static unsafe class IQ1Dot
                         for (int j = 0; j < 8; j++) asum += ag[j];
                         int ls = l < 2 ? ls1 : ls2;
                         sumi += ls * GridDot(grid, index, ag);
-                        sumDelta += ls * ((h & 8) != 0 ? -asum : asum);
+                        sumDelta += ls * asum * (1 - ((h >> 2) & 2));   // −1 when bit 3 is set
                     }
                 }
                 sum += Fp16.ToFloat(dBits) * *(float*)a * (sumi + Delta * sumDelta);

@@ -133,15 +133,11 @@ internal static unsafe class IQ2Dot
         }
     }
 
-    /// <summary>Σ_j magnitude[j]·a[j], negated where bit j of <paramref name="signs"/> is set.</summary>
+    /// <summary>Σ_j magnitude[j]·a[j], negated where bit j of <paramref name="signs"/> is set (branch-free: signs are random).</summary>
     internal static int Group(byte* magnitudes, int signs, sbyte* a)
     {
         int sum = 0;
-        for (int j = 0; j < 8; j++)
-        {
-            int p = magnitudes[j] * a[j];
-            sum += (signs & (1 << j)) != 0 ? -p : p;
-        }
+        for (int j = 0; j < 8; j++) sum += magnitudes[j] * a[j] * (1 - (((signs >> j) & 1) << 1));
         return sum;
     }
 }
