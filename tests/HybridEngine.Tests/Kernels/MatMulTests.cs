@@ -112,7 +112,7 @@ public class MatMulTests
     /// <summary>
     /// The whole product against llama.cpp's own CPU matmul (ggml_mul_mat in a one-op graph). The activations are
     /// quantized by the same rule, bit for bit (ActivationQuantizerTests), and every block's integer sum is exact,
-    /// so only float accumulation order differs: observed ≤ 2e-7 of max|y|, allowed 1e-5; one wrong quant would not fit.
+    /// so only float accumulation order differs: observed ≤ 2e-7 of max|y|, allowed 1e-5; a wrong block, scale or offset would not fit.
     /// Float weights: ggml rounds x to the weight's type (fp16: 2^-11, bf16: 2^-8 relative per element) while this
     /// engine keeps x in float32, so those get 2e-3 and 1e-2 of max|y|; F32 weights get 1e-5.
     /// </summary>
