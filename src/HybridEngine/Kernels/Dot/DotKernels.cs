@@ -11,6 +11,8 @@ namespace HybridEngine.Kernels.Dot;
 /// <c>Avx512</c> runs the 256-bit kernels with vpdpbusd (AVX-VNNI) for the int8 products where the CPU has it, and
 /// 512-bit FMA for F32 weights. The K-quants and IQ4_XS use pmaddubsw + pmaddwd (which folds in the scales) on
 /// both AVX levels. Every level computes the same exact integer block sums; only float accumulation order differs.</para>
+/// <para>Kernels are marked AggressiveOptimization: they run hot from the first token, and unoptimized (tier-0) code
+/// for vector intrinsics is many times slower.</para>
 /// </summary>
 public static unsafe class DotKernels
 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using HybridEngine.Quantization;
@@ -28,6 +29,7 @@ internal static unsafe class IQ1Dot
         _ => &MAvx2,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)
@@ -58,6 +60,7 @@ internal static unsafe class IQ1Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float MAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)
@@ -102,6 +105,7 @@ internal static unsafe class IQ1Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)
@@ -130,6 +134,7 @@ internal static unsafe class IQ1Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float MScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq1sGrid)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using HybridEngine.Quantization;
@@ -27,6 +28,7 @@ internal static unsafe class IQ2Dot
         _ => &XsAvx2,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XxsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xxsGrid)
@@ -51,6 +53,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xsGrid)
@@ -75,6 +78,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XxsScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xxsGrid)
@@ -104,6 +108,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XsScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xsGrid)

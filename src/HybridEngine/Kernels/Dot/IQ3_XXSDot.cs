@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using HybridEngine.Quantization;
@@ -21,6 +22,7 @@ internal static unsafe class IQ3_XXSDot
         _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         fixed (uint* grid = IqTables.Iq3xxsGrid)
@@ -46,6 +48,7 @@ internal static unsafe class IQ3_XXSDot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         fixed (uint* grid = IqTables.Iq3xxsGrid)
