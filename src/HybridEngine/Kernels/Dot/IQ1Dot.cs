@@ -14,7 +14,7 @@ namespace HybridEngine.Kernels.Dot;
 /// group l index = qs[4ib+l] | ((qh &gt;&gt; 3l) &amp; 7) &lt;&lt; 8.
 /// IQ1_M (56 bytes: qs[32], qh[16], u16 scales[4]): fp16 d assembled from the scales' top nibbles; two 3-bit
 /// scales per sub-block (groups 0–1, 2–3); each qh byte holds two 3-bit index highs and two δ sign bits (3 and 7).
-/// AVX2 gathers four grid entries per 32 values; the portable Vector128 level uses the scalar twin.
+/// The vector paths gather grid entries (two per 128 bits, four per 256); IQ1_M's Vector128 level uses the scalar twin.
 /// </summary>
 internal static unsafe class IQ1Dot
 {
@@ -23,11 +23,41 @@ internal static unsafe class IQ1Dot
 
     public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) => (type, level) switch
     {
-        (GgmlType.IQ1_S, SimdLevel.Scalar or SimdLevel.Vector128) => &SScalar,
+        (GgmlType.IQ1_S, SimdLevel.Scalar) => &SScalar,
+        (GgmlType.IQ1_S, SimdLevel.Vector128) => &SVector128,
         (GgmlType.IQ1_S, _) => &SAvx2,
         (_, SimdLevel.Scalar or SimdLevel.Vector128) => &MScalar,
         _ => &MAvx2,
     };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float SVector128(byte* w, byte* a, int blocks)
+    {
+        fixed (ulong* grid = IqTables.Iq1sGrid)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++, w += SBytes, a += ActBytes)
+            {
+                sbyte* qa = (sbyte*)(a + ActQs);
+                short* bsums = (short*)(a + ActBsums);
+                byte* qs = w + 2;
+                ushort* qh = (ushort*)(w + 34);
+                var acc = Vector128<int>.Zero;
+                int sumDelta = 0;
+                for (int ib = 0; ib < 8; ib++, qs += 4)
+                {
+                    int h = qh[ib];
+                    int ls = 2 * ((h >> 12) & 7) + 1;
+                    var lo = SimdOps.Dot128(Vector128.Create(grid[qs[0] | ((h << 8) & 0x700)], grid[qs[1] | ((h << 5) & 0x700)]).AsSByte(), Vector128.Load(qa + 32 * ib));
+                    var hi = SimdOps.Dot128(Vector128.Create(grid[qs[2] | ((h << 2) & 0x700)], grid[qs[3] | ((h >> 1) & 0x700)]).AsSByte(), Vector128.Load(qa + 32 * ib + 16));
+                    acc += (lo + hi) * ls;
+                    sumDelta += ls * (1 - ((h >> 14) & 2)) * (bsums[2 * ib] + bsums[2 * ib + 1]);
+                }
+                sum += Fp16.Load(w) * *(float*)a * (Vector128.Sum(acc) + Delta * sumDelta);
+            }
+            return sum;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SAvx2(byte* w, byte* a, int blocks)
