@@ -105,6 +105,39 @@ public class ActivationQuantTests
         }
     }
 
+    /// <summary>
+    /// The scalar and vector block quantizers are separate code; the public entry points (checked against ggml
+    /// above) take the vector one where Vector256 is hardware, so the two must agree bit for bit everywhere.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void ScalarAndVectorBlockQuantizersAgree(string kind)
+    {
+        float[] x = QuantTestData.Input(kind, 2048, 31);
+        Span<sbyte> scalarQ = stackalloc sbyte[256], vectorQ = stackalloc sbyte[256];
+        Span<short> scalarSums = stackalloc short[16], vectorSums = stackalloc short[16];
+        for (int b = 0; b < x.Length / 256; b++)
+        {
+            var block = x.AsSpan(256 * b, 256);
+            float ds = Q8_KBlock.QuantizeBlockScalar(block, scalarQ, scalarSums);
+            float dv = Q8_KBlock.QuantizeBlockVector(block, vectorQ, vectorSums);
+            Assert.Equal(BitConverter.SingleToInt32Bits(ds), BitConverter.SingleToInt32Bits(dv));
+            Assert.True(scalarQ.SequenceEqual(vectorQ), $"q8_K {kind} block {b} quants");
+            Assert.True(scalarSums.SequenceEqual(vectorSums), $"q8_K {kind} block {b} sums");
+        }
+        foreach (bool cpuRule in new[] { false, true })
+        {
+            for (int b = 0; b < x.Length / 32; b++)
+            {
+                var block = x.AsSpan(32 * b, 32);
+                float ds = Q8_0Block.QuantizeBlockScalar(block, scalarQ, cpuRule);
+                float dv = Q8_0Block.QuantizeBlockVector(block, vectorQ, cpuRule);
+                Assert.Equal(BitConverter.SingleToInt32Bits(ds), BitConverter.SingleToInt32Bits(dv));
+                Assert.True(scalarQ[..32].SequenceEqual(vectorQ[..32]), $"q8_0 {kind} cpuRule={cpuRule} block {b}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q8_K)]
@@ -162,6 +195,31 @@ public class ActivationQuantTests
             {
                 Assert.All(sums.AsSpan(b * 16, 16).ToArray(), s => Assert.Equal(0, s));
             }
+        }
+    }
+
+    /// <summary>The split-array Q8_0 overloads hold the packed blocks' numbers: fp16-rounded d and the same quants.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Q8_0SplitArraysMatchPackedBlocks(bool cpuRule)
+    {
+        // ggml-cpu's SIMD build, the oracle of the backend rule, needs AVX.
+        if (cpuRule && !System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        const int blocks = 64;
+        float[] x = QuantTestData.Input("outliers", blocks * 32, 13);
+        byte[] packed = cpuRule
+            ? GgmlReference.QuantizeRowCpu("q8_0", x, blocks * Q8_0Block.BytesPerBlock)
+            : GgmlReference.QuantizeRowRef("q8_0", x, blocks * Q8_0Block.BytesPerBlock);
+        var scales = new float[blocks];
+        var quants = new sbyte[blocks * 32];
+        if (cpuRule) Q8_0Block.QuantizeAsCpuBackend(x, scales, quants);
+        else Q8_0Block.Quantize(x, scales, quants);
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = packed.AsSpan(b * 34, 34);
+            Assert.Equal(Q8_0Block.Scale(block), scales[b]);
+            Assert.True(Q8_0Block.Quants(block).SequenceEqual(quants.AsSpan(32 * b, 32)), $"block {b}");
         }
     }
 
