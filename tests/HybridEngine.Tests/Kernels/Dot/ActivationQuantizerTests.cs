@@ -15,9 +15,10 @@ public class ActivationQuantizerTests
 {
     public static IEnumerable<object[]> Cases() =>
         from dot in new[] { GgmlType.Q8_0, GgmlType.Q8_1, GgmlType.Q8_K }
-        // Float-subnormal rows are left out: there 127/amax overflows and ggml-cpu's SIMD conversions of infinity
-        // (saturating packs) differ from its reference C; the reference-rule tests below cover them.
-        from kind in QuantTestData.InputKinds.Where(k => k != "subnormal")
+        // Float-subnormal and NaN rows are left out: there 127/amax overflows, or max|x| depends on the operand order
+        // of vmaxps, and ggml-cpu's SIMD conversions (saturating packs) differ from its reference C. The format
+        // quantizers follow the reference C, and Matches_the_format_quantizers covers those rows.
+        from kind in QuantTestData.InputKinds.Where(k => k is not ("subnormal" or "nan"))
         from level in Simd.Available
         select new object[] { dot, kind, level };
 
