@@ -9,19 +9,20 @@ internal static class MemoryProbe
 
     public static MemoryInfo Probe(ISystemFiles files)
     {
-        var info = ParseMemInfo(files.ReadText("/proc/meminfo"));
-        long? total = info.GetValueOrDefault("MemTotal");
+        var parsed = ParseMemInfo(files.ReadText("/proc/meminfo"));
+        long? Get(string key) => parsed.TryGetValue(key, out long v) ? v : null;
+        long? total = Get("MemTotal");
         long installed = InstalledFromBlocks(files)
             ?? (total is long t ? (t + GiB - 1) / GiB * GiB : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         return new MemoryInfo(
             InstalledBytes: installed,
             TotalBytes: total,
-            AvailableBytes: info.GetValueOrDefault("MemAvailable"),
+            AvailableBytes: Get("MemAvailable"),
             PageSize: Environment.SystemPageSize,
-            HugePageSize: info.GetValueOrDefault("Hugepagesize"),
+            HugePageSize: Get("Hugepagesize"),
             TransparentHugePages: Bracketed(files.ReadText("/sys/kernel/mm/transparent_hugepage/enabled")) ?? HardwareSnapshot.Unknown,
-            SwapTotalBytes: info.GetValueOrDefault("SwapTotal"),
-            SwapFreeBytes: info.GetValueOrDefault("SwapFree"));
+            SwapTotalBytes: Get("SwapTotal"),
+            SwapFreeBytes: Get("SwapFree"));
     }
 
     /// <summary>
