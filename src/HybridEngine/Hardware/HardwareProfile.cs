@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace HybridEngine.Hardware;
 
@@ -23,16 +24,16 @@ public sealed record HardwareProfile(
 }
 
 /// <summary>Memory read bandwidth with <paramref name="Threads"/> threads, GB/s (10⁹ bytes per second).</summary>
-public sealed record BandwidthPoint(int Threads, double GBps);
+public sealed record BandwidthPoint(int Threads, [property: JsonPropertyName("gbps")] double GBps);
 
 /// <summary>
 /// A quantized matrix-vector product y = W·x on the CPU: <paramref name="GBps"/> is weight bytes streamed per second,
 /// the figure that bounds decode speed; <paramref name="Gflops"/> counts 2·rows·columns per product.
 /// </summary>
-public sealed record MatVecPoint(string WeightType, string KernelPath, int Threads, int Rows, int Columns, double GBps, double Gflops);
+public sealed record MatVecPoint(string WeightType, string KernelPath, int Threads, int Rows, int Columns, [property: JsonPropertyName("gbps")] double GBps, double Gflops);
 
 /// <summary>Reads of <paramref name="BlockBytes"/> at random aligned offsets with <paramref name="QueueDepth"/> reads in flight.</summary>
-public sealed record DiskPoint(int BlockBytes, int QueueDepth, double GBps);
+public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPropertyName("gbps")] double GBps);
 
 /// <summary>
 /// Disk read figures on a scratch file in the model folder. <paramref name="DirectIo"/> says whether the file system
@@ -45,8 +46,8 @@ public sealed record DiskMeasurements(
     long FileBytes,
     bool DirectIo,
     ImmutableArray<DiskPoint> Direct,
-    double? BufferedColdGBps,
-    double? PageCacheGBps);
+    [property: JsonPropertyName("bufferedColdGbps")] double? BufferedColdGBps,
+    [property: JsonPropertyName("pageCacheGbps")] double? PageCacheGBps);
 
 /// <summary>Everything measured; a section is null when its step was skipped (a note in the profile says why).</summary>
 public sealed record TuneMeasurements(

@@ -131,8 +131,8 @@ public static class ProfileJson
                 // Page-cache and RAM-disk reads stay under memory bandwidth; nothing reaches 1 TB/s.
                 if (!(point.GBps > 0 && point.GBps < 1000)) return $"measurements.disk.direct {point.BlockBytes} B × {point.QueueDepth} is {Show(point.GBps)} GB/s, outside (0, 1000)";
             }
-            if (d.BufferedColdGBps is double c && !(c > 0 && c < 1000)) return $"measurements.disk.bufferedColdGBps {Show(c)} is outside (0, 1000)";
-            if (d.PageCacheGBps is double h && !(h > 0 && h < 1000)) return $"measurements.disk.pageCacheGBps {Show(h)} is outside (0, 1000)";
+            if (d.BufferedColdGBps is double c && !(c > 0 && c < 1000)) return $"measurements.disk.bufferedColdGbps {Show(c)} is outside (0, 1000)";
+            if (d.PageCacheGBps is double h && !(h > 0 && h < 1000)) return $"measurements.disk.pageCacheGbps {Show(h)} is outside (0, 1000)";
         }
         if (!(m.WallSeconds >= 0)) return "measurements.wallSeconds is negative";
 
