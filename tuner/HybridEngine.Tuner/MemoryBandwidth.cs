@@ -12,7 +12,7 @@ namespace HybridEngine.Tuner;
 /// <remarks>
 /// Each of N threads owns 1/N of the buffer (allocated and written by that thread, so first-touch places its pages
 /// near it), then all threads XOR their slice with the widest vector loads the CPU accelerates; the XOR result is kept
-/// so the JIT cannot drop the loads. The figure is bytes / wall time of the slowest thread, best of several passes.
+/// so the JIT cannot drop the loads. The figure is bytes / (last thread's end − first thread's start), best of several passes.
 /// The buffer must be much larger than the last-level cache, otherwise the figure is cache bandwidth.
 /// </remarks>
 public static class MemoryBandwidth
@@ -28,7 +28,8 @@ public static class MemoryBandwidth
 
     /// <summary>
     /// Read bandwidth in GB/s (10⁹ bytes per second) of <paramref name="threads"/> threads streaming a
-    /// <paramref name="bytes"/>-byte buffer, best of as many passes as fit in <paramref name="budget"/> (at least two).
+    /// <paramref name="bytes"/>-byte buffer, best of as many passes as fit in <paramref name="budget"/> (at least two,
+    /// at most twenty). Allocating and writing the buffer once comes on top of the budget.
     /// </summary>
     public static double MeasureRead(int threads, long bytes, TimeSpan budget)
     {
@@ -41,8 +42,12 @@ public static class MemoryBandwidth
         using var done = new Barrier(threads + 1);
         bool stop = false;
         var workers = new Thread[threads];
+        // Each worker stamps its own start and end: the main thread may be descheduled between barriers.
+        var began = new long[threads];
+        var ended = new long[threads];
         for (int t = 0; t < threads; t++)
         {
+            int id = t;
             workers[t] = new Thread(() =>
             {
                 byte[] chunk = GC.AllocateUninitializedArray<byte>((int)slice, pinned: true);
@@ -54,7 +59,9 @@ public static class MemoryBandwidth
                 {
                     start.SignalAndWait();
                     if (Volatile.Read(ref stop)) return;
+                    began[id] = Stopwatch.GetTimestamp();
                     ulong x = ReadOnce(chunk);
+                    ended[id] = Stopwatch.GetTimestamp();
                     Interlocked.Add(ref s_sink, unchecked((long)x));
                     done.SignalAndWait();
                 }
@@ -69,9 +76,9 @@ public static class MemoryBandwidth
         for (int pass = 0; pass < MaxPasses && (pass < MinPasses || clock.Elapsed < budget); pass++)
         {
             start.SignalAndWait();
-            long t0 = Stopwatch.GetTimestamp();
             done.SignalAndWait();
-            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            long ticks = ended.Max() - began.Min();
+            best = Math.Min(best, (double)ticks / Stopwatch.Frequency);
         }
         Volatile.Write(ref stop, true);
         start.SignalAndWait();

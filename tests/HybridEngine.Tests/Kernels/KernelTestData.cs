@@ -19,26 +19,33 @@ internal static class KernelTestData
         return values;
     }
 
-    /// <summary>Fails with the first element outside |a − e| ≤ abs + rel·|e|.</summary>
+    /// <summary>Fails unless every element has |a − e| ≤ abs + rel·|e|; the message names the worst one.</summary>
     public static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double e = expected[i], a = actual[i];
-            if (!(Math.Abs(a - e) <= abs + rel * Math.Abs(e)))
-                Assert.Fail($"{context}: element {i} expected {e:R} got {a:R} (|diff| {Math.Abs(a - e):E3})");
-        }
+        var wide = new double[expected.Length];
+        for (int i = 0; i < wide.Length; i++) wide[i] = expected[i];
+        Close(wide, actual, abs, rel, context);
     }
 
     public static void Close(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
         Assert.Equal(expected.Length, actual.Length);
+        int failures = 0, worst = -1;
+        double worstExcess = 0, maxAbs = 0, maxRel = 0;
         for (int i = 0; i < expected.Length; i++)
         {
-            double e = expected[i], a = actual[i];
-            if (!(Math.Abs(a - e) <= abs + rel * Math.Abs(e)))
-                Assert.Fail($"{context}: element {i} expected {e:R} got {a:R} (|diff| {Math.Abs(a - e):E3})");
+            double e = expected[i], a = actual[i], diff = Math.Abs(a - e);
+            maxAbs = Math.Max(maxAbs, diff);
+            if (e != 0) maxRel = Math.Max(maxRel, diff / Math.Abs(e));
+            double excess = diff - (abs + rel * Math.Abs(e));
+            if (excess > 0 || double.IsNaN(diff))
+            {
+                failures++;
+                if (worst < 0 || !(excess <= worstExcess)) { worst = i; worstExcess = excess; }
+            }
         }
+        if (failures > 0)
+            Assert.Fail($"{context}: {failures} of {expected.Length} elements out of tolerance (abs {abs:E1} + rel {rel:E1}); " +
+                        $"worst element {worst}: expected {expected[worst]:R} got {actual[worst]:R}; max |diff| {maxAbs:E3}, max rel {maxRel:E3}");
     }
 }
