@@ -58,9 +58,12 @@ public static class TuneCommand
             var store = ProfileStore.FromOptions(engine);
             string path = Path.GetFullPath(parse.GetValue(outPath) ?? store.PathFor(profile.Fingerprint));
             ProfileJson.Save(profile, path);
-            foreach (string note in profile.Notes) stderr.WriteLine("note: " + note);
             stderr.WriteLine($"profile written to {path}");
-            if (parse.GetValue(json)) stdout.WriteLine(ProfileJson.Serialize(profile));
+            if (parse.GetValue(json))
+            {
+                foreach (string note in profile.Notes) stderr.WriteLine("note: " + note);
+                stdout.WriteLine(ProfileJson.Serialize(profile));
+            }
             else ProfileText.Write(profile, path, stdout);
             stdout.Flush();
             return 0;

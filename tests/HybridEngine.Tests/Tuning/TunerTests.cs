@@ -26,9 +26,24 @@ public class TunerTests
         ], []);
         // 9.9 ≥ 0.97 × 10 but 9 is not: four threads; the q8_0 figures do not count for the q4_K reference.
         Assert.Equal(4, SettingsChooser.ChooseThreads(m, "avx2", "q4_K"));
-        Assert.Equal("avx2", SettingsChooser.ChooseKernelPath(m.MatVec));
+        Assert.Equal("avx2", SettingsChooser.ChooseKernelPath(m.MatVec, "q4_K"));
         // Without matvec figures the memory curve decides (30 at 4 threads beats 10 at 1).
         Assert.Equal(4, SettingsChooser.ChooseThreads(m with { MatVec = [] }, "avx2", "q4_K"));
+    }
+
+    [Fact]
+    public void KernelPathIsComparedOnTheComparisonRunOfTheReferenceType()
+    {
+        MatVecPoint[] points =
+        [
+            new("q4_K", "avx512", 1, 1000, 256, 3, 1), new("q4_K", "avx512", 2, 1000, 256, 4, 1),   // full-size runs
+            new("q4_K", "avx512", 2, 100, 256, 6, 1), new("q4_K", "avx2", 2, 100, 256, 7, 1),      // comparison runs
+            new("q4_K", "scalar", 2, 100, 256, 1, 1), new("q4_K", "avx2", 1, 100, 256, 50, 1),     // 1 thread: not compared
+            new("q8_0", "avx512", 2, 1000, 256, 99, 1),                                            // other type: ignored
+        ];
+        Assert.Equal("avx2", SettingsChooser.ChooseKernelPath(points, "q4_K"));
+        Assert.Equal("avx512", SettingsChooser.ChooseKernelPath(points, "q8_0"));
+        Assert.Null(SettingsChooser.ChooseKernelPath(points, "q6_K"));
     }
 
     [Fact]
