@@ -36,11 +36,13 @@ public static class SettingsChooser
         return comparison.Where(p => p.Threads == threads).MaxBy(p => p.GBps)!.KernelPath;
     }
 
-    /// <summary>The fewest threads reaching <see cref="Tolerance"/> of the best matvec (else memory) throughput.</summary>
+    /// <summary>The fewest threads reaching <see cref="Tolerance"/> of the best full-size matvec (else memory) throughput.</summary>
     internal static int? ChooseThreads(TuneMeasurements m, string kernelPath, string referenceType)
     {
-        var figures = m.MatVec.Where(p => p.KernelPath == kernelPath && p.WeightType == referenceType)
-            .Select(p => (p.Threads, p.GBps)).ToList();
+        // The full-size runs only: the kernel-path comparison used a smaller, partly cache-resident matrix.
+        var runs = m.MatVec.Where(p => p.KernelPath == kernelPath && p.WeightType == referenceType).ToList();
+        int rows = runs.Count > 0 ? runs.Max(p => p.Rows) : 0;
+        var figures = runs.Where(p => p.Rows == rows).Select(p => (p.Threads, p.GBps)).ToList();
         if (figures.Count == 0) figures = m.MemoryRead.Select(p => (p.Threads, p.GBps)).ToList();
         if (figures.Count == 0) return null;
         double best = figures.Max(f => f.GBps);

@@ -27,6 +27,9 @@ public class TunerTests
         // 9.9 ≥ 0.97 × 10 but 9 is not: four threads; the q8_0 figures do not count for the q4_K reference.
         Assert.Equal(4, SettingsChooser.ChooseThreads(m, "avx2", "q4_K"));
         Assert.Equal("avx2", SettingsChooser.ChooseKernelPath(m.MatVec, "q4_K"));
+        // A comparison run on a smaller matrix does not count: 1 thread at 10 on the full matrix stays the pick.
+        var compared = m with { MatVec = [new("q4_K", "avx2", 1, 10, 256, 10, 1), new("q4_K", "avx2", 2, 10, 256, 9, 1), new("q4_K", "avx2", 2, 5, 256, 40, 1)] };
+        Assert.Equal(1, SettingsChooser.ChooseThreads(compared, "avx2", "q4_K"));
         // Without matvec figures the memory curve decides (30 at 4 threads beats 10 at 1).
         Assert.Equal(4, SettingsChooser.ChooseThreads(m with { MatVec = [] }, "avx2", "q4_K"));
     }
