@@ -6,4 +6,6 @@ var root = new RootCommand("HybridEngine: runs large Mixture-of-Experts models o
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(TuneCommand.Create());
+root.Subcommands.Add(ProfileCommand.Create());
 return CliRunner.Run(root, args);
