@@ -32,6 +32,9 @@ internal static unsafe class GgmlReference
     private delegate void RowFn(void* src, void* dst, long k);
     private delegate nuint QuantizeChunkFn(int type, float* src, void* dst, long start, long nrows, long nPerRow, float* imatrix);
     private delegate void InitFn(int type);
+    private delegate nuint TypeSizeFn(int type);
+    private delegate long BlockSizeFn(int type);
+    private delegate nuint RowSizeFn(int type, long elements);
 
     /// <summary>ggml's <c>dequantize_row_&lt;name&gt;</c>: <paramref name="blocks"/> to <paramref name="count"/> floats.</summary>
     public static float[] DequantizeRow(string name, ReadOnlySpan<byte> blocks, int count)
@@ -72,4 +75,13 @@ internal static unsafe class GgmlReference
         }
         return output;
     }
+
+    /// <summary>ggml_type_size: bytes of one block of <paramref name="type"/>.</summary>
+    public static long TypeSize(int type) => (long)Fn<TypeSizeFn>("ggml_type_size")(type);
+
+    /// <summary>ggml_blck_size: values in one block of <paramref name="type"/>.</summary>
+    public static long BlockSize(int type) => Fn<BlockSizeFn>("ggml_blck_size")(type);
+
+    /// <summary>ggml_row_size: bytes of a row of <paramref name="elements"/> values.</summary>
+    public static long RowSize(int type, long elements) => (long)Fn<RowSizeFn>("ggml_row_size")(type, elements);
 }
