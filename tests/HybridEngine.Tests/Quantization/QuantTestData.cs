@@ -10,11 +10,11 @@ internal static class QuantTestData
 {
     /// <summary>Names of the quantizer input sets, for xunit theories.</summary>
     public static readonly string[] InputKinds =
-        ["gaussian", "uniform", "outliers", "zeros", "tiny", "huge", "positive", "sparse", "steps", "rows"];
+        ["gaussian", "uniform", "outliers", "zeros", "tiny", "subnormal", "huge", "positive", "sparse", "steps", "rows"];
 
     /// <summary>
     /// Seeded input of <paramref name="length"/> values: gaussian; uniform in [-1, 1]; gaussian with a few ×40
-    /// outliers; all zeros; tiny values (1e-6 and 1e-30, below fp16's range); huge values (1e4); all positive
+    /// outliers; all zeros; tiny values (1e-6 and 1e-30, below fp16's range); float subnormals; huge values (1e4); all positive
     /// (the min-offset formats); sparse (whole 16- and 32-groups of zeros); small integers (ties for round-half
     /// rules); several rows of different scales.
     /// </summary>
@@ -38,6 +38,10 @@ internal static class QuantTestData
             case "tiny":
                 for (int i = 0; i < length; i++) x[i] = Gaussian(rng) * (i < length / 2 ? 1e-6f : 1e-30f);
                 break;
+            case "subnormal":
+                // Float subnormals: 1/d overflows to infinity, the path where C's float-to-int conversion shows.
+                for (int i = 0; i < length; i++) x[i] = Gaussian(rng) * 1e-39f;
+                break;
             case "huge":
                 for (int i = 0; i < length; i++) x[i] = Gaussian(rng) * 1e4f;
                 break;
@@ -59,7 +63,7 @@ internal static class QuantTestData
         return x;
     }
 
-    private static float Gaussian(Random rng)
+    public static float Gaussian(Random rng)
     {
         double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
         return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));

@@ -14,6 +14,8 @@ internal static unsafe class GgmlReference
     {
         string baseDir = AppContext.BaseDirectory;
         // The avx2 build runs on every x86-64 machine this project targets; the reference functions are plain C either way.
+        // LLamaSharp.Backend.Cpu 0.30.0 ships the same libggml-base.so in every variant folder (baseline x86-64, no FMA instructions),
+        // so the quantizers' float results do not depend on which folder is loaded.
         string[] candidates =
         [
             Path.Combine(baseDir, "runtimes", "linux-x64", "native", "avx2", "libggml-base.so"),

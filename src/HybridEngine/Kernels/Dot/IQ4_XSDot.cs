@@ -17,8 +17,7 @@ internal static unsafe class IQ4_XSDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
     private static int Scale(byte* w, int s) =>
@@ -65,7 +64,7 @@ internal static unsafe class IQ4_XSDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var table = Vector256.Create(IQ4_NLDot.LevelTable, IQ4_NLDot.LevelTable);
         float sum = 0;
@@ -76,7 +75,8 @@ internal static unsafe class IQ4_XSDot
             for (int s = 0; s < 8; s++)
             {
                 var q = Avx2.Shuffle(table, SimdOps.Nibbles(Vector128.Load(w + 8 + 16 * s)).AsSByte());
-                acc += Avx2.MultiplyLow(SimdOps.DotSS<TVnni>(q, Vector256.Load(qa + 32 * s)), Vector256.Create(Scale(w, s)));
+                // |level| ≤ 127 and |a| ≤ 127: pmaddubsw pairs stay below 2^15, then pmaddwd applies the scale.
+                acc += DotScaled(Avx2.Abs(q), Avx2.Sign(Vector256.Load(qa + 32 * s), q), Scale(w, s));
             }
             sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
         }

@@ -60,7 +60,7 @@ public static class Q8_0Block
         for (int j = 0; j < BlockSize; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
         float d = amax / 127f;
         float id = d != 0f ? 1f / d : 0f;
-        for (int j = 0; j < BlockSize; j++) quants[j] = (sbyte)QuantMath.RoundAway(x[j] * id);
+        for (int j = 0; j < BlockSize; j++) quants[j] = (sbyte)QuantMath.TruncateToInt(QuantMath.RoundAway(x[j] * id));
         return d;
     }
 }

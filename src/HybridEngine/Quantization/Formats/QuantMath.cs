@@ -39,6 +39,15 @@ public static class QuantMath
         return (bits & 0x007fffff) - 0x00400000;
     }
 
+    /// <summary>
+    /// C's float-to-integer conversion as x86-64 compilers emit it (cvttss2si): truncation toward zero, and
+    /// 0x80000000 for NaN or out-of-range values (where .NET would saturate). The legacy quantizers then narrow
+    /// that to a byte, so only the low bits matter; it only shows for degenerate inputs such as subnormal blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int TruncateToInt(float value) =>
+        value >= -2147483648f && value < 2147483648f ? (int)value : int.MinValue;
+
     /// <summary>C's <c>roundf</c>: nearest integer, halves away from zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RoundAway(float value) => MathF.Round(value, MidpointRounding.AwayFromZero);
