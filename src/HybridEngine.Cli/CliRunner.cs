@@ -35,6 +35,8 @@ public static class CliRunner
     {
         UsageException u => (2, u.Message),
         GgufFormatException g => (2, g.Message),
+        HybridEngine.Runtime.ModelLoadException m => (2, m.Message),
+        HybridEngine.Runtime.ContextOverflowException o => (2, o.Message),
         FileNotFoundException f => (2, $"file not found: {f.FileName ?? f.Message}"),
         DirectoryNotFoundException d => (2, d.Message),
         NotSupportedException n => (2, n.Message),

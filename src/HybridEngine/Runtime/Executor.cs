@@ -70,7 +70,7 @@ public sealed class Executor : IDisposable
             tokens.Slice(done, count).CopyTo(State.Tokens);
             for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
             Model.Forward(this, count, allLogits);
-            Counters.AddForward(count, Stopwatch.GetTimestamp() - start);
+            Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
             if (allLogits) State.Logits.AsSpan(0, count * vocab).CopyTo(logits[(done * vocab)..]);
             else if (last) State.Logits.AsSpan(0, vocab).CopyTo(logits);
         }

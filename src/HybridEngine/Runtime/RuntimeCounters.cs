@@ -33,9 +33,10 @@ public sealed class RuntimeCounters
 
     internal void AddRouted(int layer, int expert) => _routed[layer][expert]++;
 
-    internal void AddForward(int tokens, long ticks)
+    /// <summary>A forward step: decode when it extends a sequence by one token, prefill otherwise.</summary>
+    internal void AddForward(int tokens, long ticks, bool decode)
     {
-        if (tokens == 1) { DecodeTokens++; DecodeTicks += ticks; }
+        if (decode) { DecodeTokens += tokens; DecodeTicks += ticks; }
         else { PrefillTokens += tokens; PrefillTicks += ticks; }
     }
 
