@@ -9,6 +9,7 @@ public static class Architectures
     private static readonly Dictionary<string, Func<ModelMetadata, WeightStore, IModel>> Table = new()
     {
         ["llama"] = Llama.Load,
+        ["qwen3moe"] = Qwen3Moe.Load,
     };
 
     public static IReadOnlyCollection<string> Supported => Table.Keys;

@@ -52,8 +52,7 @@ public sealed class Llama : IModel
         Dimensions = new ModelDimensions("llama", hidden, vocab, layers, heads,
             QueryWidth: heads * headDim, KeyWidth: kvHeads * headDim, ValueWidth: kvHeads * headDim, AttentionWidth: heads * headDim,
             FfnWidth: ffn, Experts: experts, ExpertsUsed: expertsUsed, TrainedContext: trainedContext);
-        RopeTable = new RopeTable(rope, trainedContext);
-        var spec = new AttentionSpec(heads, kvHeads, headDim, RopeTable, 1f / MathF.Sqrt(headDim));
+        var spec = new AttentionSpec(heads, kvHeads, headDim, rope, 1f / MathF.Sqrt(headDim));
         var router = new RouterSpec(experts, expertsUsed, GatingFunction.Softmax, NormalizeWeights: true);
 
         _layers = new Layer[layers];
@@ -82,9 +81,6 @@ public sealed class Llama : IModel
     }
 
     public ModelDimensions Dimensions { get; }
-
-    /// <summary>cos/sin of every position up to the trained context.</summary>
-    public RopeTable RopeTable { get; }
 
     public static IModel Load(ModelMetadata meta, WeightStore weights) => new Llama(meta, weights);
 

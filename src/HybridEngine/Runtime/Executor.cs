@@ -17,6 +17,7 @@ public sealed record ExecutorOptions(int Context = 0, int BatchSize = 64, int Th
 public sealed class Executor : IDisposable
 {
     private readonly ComputePool _pool;
+    private readonly Dictionary<RopeParameters, RopeTable> _ropeTables = [];
 
     public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null)
     {
@@ -82,6 +83,17 @@ public sealed class Executor : IDisposable
         var logits = new float[tokens.Length * Vocab];
         Forward(tokens, startPosition, logits, allLogits: true);
         return logits;
+    }
+
+    /// <summary>The cos/sin table of <paramref name="parameters"/> for every position of this context, built on first use.</summary>
+    public RopeTable RopeTable(RopeParameters parameters)
+    {
+        if (!_ropeTables.TryGetValue(parameters, out var table))
+        {
+            table = new RopeTable(parameters, Context);
+            _ropeTables.Add(parameters, table);
+        }
+        return table;
     }
 
     /// <summary><c>y = W·x</c> for <paramref name="tokens"/> rows, on the device holding <paramref name="w"/>.</summary>

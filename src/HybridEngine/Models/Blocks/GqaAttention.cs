@@ -6,7 +6,7 @@ namespace HybridEngine.Models.Blocks;
 /// <summary>The shape of grouped-query attention: heads share kvHeads key/value heads of headDim each.</summary>
 /// <param name="Scale">The softmax scale, normally 1/√headDim.</param>
 /// <param name="HeadNormEps">Epsilon of the optional per-head q/k RMS norms (qwen3moe).</param>
-public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopeTable Rope, float Scale, float HeadNormEps = 0f);
+public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopeParameters Rope, float Scale, float HeadNormEps = 0f);
 
 /// <summary>
 /// Grouped-query self-attention of one layer:
@@ -36,8 +36,9 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
         if (qNorm != null) RmsNorm.ApplyRows(query, qNorm, query, tokens * spec.Heads, spec.HeadNormEps, ex.Level);
         if (kNorm != null) RmsNorm.ApplyRows(key, kNorm, key, tokens * spec.KvHeads, spec.HeadNormEps, ex.Level);
         var positions = s.Positions.AsSpan(0, tokens);
-        Rope.ApplyRows(query, tokens, spec.Heads, hd, positions, spec.Rope, ex.Level);
-        Rope.ApplyRows(key, tokens, spec.KvHeads, hd, positions, spec.Rope, ex.Level);
+        var rope = ex.RopeTable(spec.Rope);
+        Rope.ApplyRows(query, tokens, spec.Heads, hd, positions, rope, ex.Level);
+        Rope.ApplyRows(key, tokens, spec.KvHeads, hd, positions, rope, ex.Level);
         for (int t = 0; t < tokens; t++)
         {
             key.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.KeyRow(Layer, positions[t]));
