@@ -8,6 +8,7 @@ public static class Architectures
 {
     private static readonly Dictionary<string, Func<ModelMetadata, WeightStore, IModel>> Table = new()
     {
+        ["deepseek2"] = Deepseek2.Load,
         ["llama"] = Llama.Load,
         ["qwen3moe"] = Qwen3Moe.Load,
     };

@@ -15,6 +15,7 @@ public sealed unsafe class WeightStore : IExpertSource
     private readonly GgufFile _file;
     private readonly Dictionary<int, StackedExperts> _experts = [];
     private readonly HashSet<string> _used = [];
+    private readonly List<float[]> _owned = [];
 
     public WeightStore(GgufFile file) => _file = file;
 
@@ -78,6 +79,47 @@ public sealed unsafe class WeightStore : IExpertSource
         if ((uint)expert >= (uint)s.Count) throw new ArgumentOutOfRangeException(nameof(expert), $"expert {expert} of {s.Count}");
         return new ExpertWeights(Slice(s.Gate, expert), Slice(s.Up, expert), Slice(s.Down, expert));
     }
+
+    /// <summary>
+    /// The per-head matrices of a 3-D tensor {rowLength, rows, heads} (e.g. MLA's attn_k_b, attn_v_b): head h is the
+    /// contiguous slab h, a [rows, rowLength] matrix.
+    /// </summary>
+    public WeightMatrix[] HeadMatrices(string name, int rowLength, int rows, int heads)
+    {
+        var info = Require(name, rowLength, rows, heads);
+        var first = MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength);
+        return Enumerable.Range(0, heads).Select(h => Slice(first, h)).ToArray();
+    }
+
+    /// <summary>Rows [first, first + count) of a handed-out matrix, as a matrix of their own.</summary>
+    public static WeightMatrix Rows(in TensorHandle handle, int first, int count)
+    {
+        if (first < 0 || count < 0 || first + count > handle.Rows) throw new ArgumentOutOfRangeException(nameof(first));
+        var m = handle.Matrix;
+        return new WeightMatrix(m.Data + first * m.RowBytes, m.Type, count, m.RowLength);
+    }
+
+    /// <summary>
+    /// An F32 matrix computed at load from other weights (e.g. a transposed slice for a layout the file does not
+    /// store). The store owns and pins its memory for the model's lifetime.
+    /// </summary>
+    public WeightMatrix Derived(float[] values, int rows, int rowLength)
+    {
+        if (values.Length != rows * rowLength) throw new ArgumentException($"{values.Length} values for [{rows}, {rowLength}]");
+        var pinned = GC.AllocateArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned, 0);
+        _owned.Add(pinned);
+        fixed (float* p = pinned)
+        {
+            var matrix = new WeightMatrix((byte*)p, GgmlType.F32, rows, rowLength);
+            MaxActivationRowBytes = Math.Max(MaxActivationRowBytes, ActivationQuantizer.RowBytes(matrix.DotType, rowLength));
+            return matrix;
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> of a handed-out matrix as floats.</summary>
+    public static void DequantizeRow(in WeightMatrix m, int row, Span<float> output) =>
+        QuantTypes.Get(m.Type).Dequantize!(new ReadOnlySpan<byte>(m.Row(row), (int)m.RowBytes), output[..m.RowLength]);
 
     // The expert's rows inside a stacked tensor whose first matrix has the expert's own shape.
     private static WeightMatrix Slice(in WeightMatrix first, int expert) =>
