@@ -15,12 +15,15 @@ internal static class LlamaCppOracle
     private static readonly object Gate = new();
 
     /// <summary>Logits of every position, [tokens, vocab] row-major.</summary>
-    public static float[] AllLogits(string path, IReadOnlyList<int> tokens)
+    /// <param name="f16Cache">Use llama.cpp's default F16 KV cache instead of F32 (to measure its own sensitivity).</param>
+    public static float[] AllLogits(string path, IReadOnlyList<int> tokens, bool f16Cache = false)
     {
         lock (Gate)
         {
             using var weights = LlamaCpp.Load(path);
-            using var context = weights.CreateContext(Parameters(path, tokens.Count));
+            var parameters = Parameters(path, tokens.Count);
+            if (f16Cache) parameters.TypeK = parameters.TypeV = GGMLType.GGML_TYPE_F16;
+            using var context = weights.CreateContext(parameters);
             int vocab = weights.Vocab.Count;
             var batch = new LLamaBatch();
             for (int i = 0; i < tokens.Count; i++) batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, true);
