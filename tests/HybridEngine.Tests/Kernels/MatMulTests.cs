@@ -107,6 +107,53 @@ public class MatMulTests
         Assert.True(relative <= 2 * activationError + 1e-6, $"{info.Name}: relative error {relative:E3}, activation rounding {activationError:E3}");
     }
 
+    public static IEnumerable<object[]> GgmlTypes() => DotTestData.AllTypes.Select(t => new object[] { t });
+
+    /// <summary>
+    /// The whole product against llama.cpp's own CPU matmul (ggml_mul_mat in a one-op graph). The activations are
+    /// quantized by the same rule, bit for bit (ActivationQuantizerTests), and every block's integer sum is exact,
+    /// so only float accumulation order differs: observed ≤ 2e-7 of max|y|, allowed 1e-5; a wrong block, scale or offset would not fit.
+    /// Float weights: ggml rounds x to the weight's type (fp16: 2^-11, bf16: 2^-8 relative per element) while this
+    /// engine keeps x in float32, so those get 2e-3 and 1e-2 of max|y|; F32 weights get 1e-5.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GgmlTypes))]
+    public void Product_matches_ggml_mul_mat(GgmlType type)
+    {
+        // ggml-cpu's x86 build needs AVX to run at all.
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return;
+        var info = QuantTypes.Get(type);
+        const int rows = 24, rowLength = 1024, tokens = 3;
+        var weights = DotTestData.RandomWeights(type, rows * rowLength / info.BlockSize, 77);
+        var x = DotTestData.Activations(tokens * rowLength, 78);
+        var expected = GgmlMulMatReference.MulMat((int)type, weights, rows, rowLength, x, tokens);
+        using var pool = new ComputePool(2);
+        var actual = Product(type, weights, rows, rowLength, x, tokens, pool, Simd.Best);
+        double scale = expected.Max(v => Math.Abs(v));
+        double tolerance = type switch { GgmlType.F32 => 1e-5, GgmlType.F16 => 2e-3, GgmlType.BF16 => 1e-2, _ => 1e-5 };
+        KernelTestData.Close(expected, actual, tolerance * scale, 0, $"{info.Name} vs ggml_mul_mat");
+    }
+
+    /// <summary>The per-token path allocates nothing once warmed up: quantize into scratch, dispatch to the pool, dot.</summary>
+    [Fact]
+    public unsafe void Matvec_allocates_nothing_after_warm_up()
+    {
+        const int rows = 40, rowLength = 512;
+        var weights = DotTestData.RandomWeights(GgmlType.Q4_K, rows * rowLength / 256, 9);
+        var x = DotTestData.Activations(rowLength, 10);
+        var y = new float[rows];
+        using var pool = new ComputePool(3);
+        fixed (byte* data = weights)
+        {
+            var w = new WeightMatrix(data, GgmlType.Q4_K, rows, rowLength);
+            var scratch = new byte[MatVec.ScratchBytes(w)];
+            MatVec.Run(w, x, y, scratch, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) MatVec.Run(w, x, y, scratch, pool);
+            Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        }
+    }
+
     [Fact]
     public void Rejects_rows_that_are_not_whole_blocks()
     {

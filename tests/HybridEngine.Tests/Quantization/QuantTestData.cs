@@ -10,13 +10,13 @@ internal static class QuantTestData
 {
     /// <summary>Names of the quantizer input sets, for xunit theories.</summary>
     public static readonly string[] InputKinds =
-        ["gaussian", "uniform", "outliers", "zeros", "tiny", "subnormal", "huge", "positive", "sparse", "steps", "rows"];
+        ["gaussian", "uniform", "outliers", "zeros", "tiny", "subnormal", "huge", "positive", "sparse", "steps", "rows", "nan"];
 
     /// <summary>
     /// Seeded input of <paramref name="length"/> values: gaussian; uniform in [-1, 1]; gaussian with a few ×40
     /// outliers; all zeros; tiny values (1e-6 and 1e-30, below fp16's range); float subnormals; huge values (1e4); all positive
     /// (the min-offset formats); sparse (whole 16- and 32-groups of zeros); small integers (ties for round-half
-    /// rules); several rows of different scales.
+    /// rules); several rows of different scales; NaNs sprinkled in.
     /// </summary>
     public static float[] Input(string kind, int length, int seed)
     {
@@ -56,6 +56,12 @@ internal static class QuantTestData
                 break;
             case "rows":
                 for (int i = 0; i < length; i++) x[i] = Gaussian(rng) * MathF.Pow(10f, (i / 256) % 5 - 2);
+                break;
+            case "nan":
+                // Garbage in must still give ggml's garbage out: NaN at a few places, once at the start of a block.
+                for (int i = 0; i < length; i++) x[i] = Gaussian(rng);
+                for (int i = 0; i < length; i += 97) x[i] = float.NaN;
+                x[0] = float.NaN;
                 break;
             default:
                 throw new ArgumentException($"unknown input kind {kind}", nameof(kind));

@@ -86,4 +86,31 @@ internal static unsafe class GgmlReference
 
     /// <summary>ggml_row_size: bytes of a row of <paramref name="elements"/> values.</summary>
     public static long RowSize(int type, long elements) => (long)Fn<RowSizeFn>("ggml_row_size")(type, elements);
+
+    private static readonly Lazy<nint> CpuLibrary = new(() =>
+    {
+        _ = Library.Value; // libggml-cpu links against libggml-base, which must be loaded first
+        // The folder LLamaSharp itself would pick, so a later llama load finds the same library already mapped.
+        // The AVX, AVX2 and AVX-512 builds quantize activations identically.
+        string variant = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512"
+            : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : "avx";
+        string path = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", variant, "libggml-cpu.so");
+        return NativeLibrary.Load(path);
+    });
+
+    /// <summary>
+    /// ggml-cpu's <c>quantize_row_&lt;name&gt;</c> from the best x86 SIMD build this CPU runs (the activation
+    /// quantizer llama.cpp uses on x86). Callers must check <c>Avx.IsSupported</c> first.
+    /// </summary>
+    public static byte[] QuantizeRowCpu(string name, ReadOnlySpan<float> input, int bytes)
+    {
+        var output = new byte[bytes];
+        var fn = Marshal.GetDelegateForFunctionPointer<RowFn>(NativeLibrary.GetExport(CpuLibrary.Value, $"quantize_row_{name}"));
+        fixed (float* src = input)
+        fixed (byte* dst = output)
+        {
+            fn(src, dst, input.Length);
+        }
+        return output;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using HybridEngine.Quantization;
@@ -12,8 +13,7 @@ namespace HybridEngine.Kernels.Dot;
 /// IQ2_XXS (66 bytes: fp16 d, 8 × (u32 grid indices, u32 signs+scale)): ls = 2·(aux1 &gt;&gt; 28) + 1, group l signs
 /// = ksigns[(aux1 &gt;&gt; 7l) &amp; 127]; IQ2_XS (74 bytes: fp16 d, 32 × u16, scales[8]): index = q &amp; 511,
 /// signs = ksigns[q &gt;&gt; 9], ls = 2·nibble + 1 (low nibble for groups 0–1, high for 2–3).
-/// The AVX2 paths gather four grid entries per 32 values into one vector and move the signs onto the activations;
-/// the portable Vector128 level uses the scalar twin.
+/// The vector paths gather grid entries (two per 128 bits, four per 256) and move the signs onto the activations.
 /// </summary>
 internal static unsafe class IQ2Dot
 {
@@ -21,15 +21,70 @@ internal static unsafe class IQ2Dot
 
     public static delegate*<byte*, byte*, int, float> For(GgmlType type, SimdLevel level) => (type, level) switch
     {
-        (GgmlType.IQ2_XXS, SimdLevel.Scalar or SimdLevel.Vector128) => &XxsScalar,
-        (GgmlType.IQ2_XXS, SimdLevel.Avx2) => &XxsAvx2<NoVnni>,
-        (GgmlType.IQ2_XXS, _) => AvxVnni.IsSupported ? &XxsAvx2<WithVnni> : &XxsAvx2<NoVnni>,
-        (_, SimdLevel.Scalar or SimdLevel.Vector128) => &XsScalar,
-        (_, SimdLevel.Avx2) => &XsAvx2<NoVnni>,
-        _ => AvxVnni.IsSupported ? &XsAvx2<WithVnni> : &XsAvx2<NoVnni>,
+        (GgmlType.IQ2_XXS, SimdLevel.Scalar) => &XxsScalar,
+        (GgmlType.IQ2_XXS, SimdLevel.Vector128) => &XxsVector128,
+        (GgmlType.IQ2_XXS, _) => &XxsAvx2,
+        (_, SimdLevel.Scalar) => &XsScalar,
+        (_, SimdLevel.Vector128) => &XsVector128,
+        _ => &XsAvx2,
     };
 
-    public static float XxsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float XxsVector128(byte* w, byte* a, int blocks)
+    {
+        fixed (ulong* grid = IqTables.Iq2xxsGrid)
+        fixed (ulong* signs = IqSimd.SignMasks)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++, w += XxsBytes, a += ActBytes)
+            {
+                sbyte* qa = (sbyte*)(a + ActQs);
+                var acc = Vector128<int>.Zero;
+                for (int ib = 0; ib < 8; ib++)
+                {
+                    byte* idx = w + 2 + 8 * ib;
+                    uint aux1 = *(uint*)(w + 6 + 8 * ib);
+                    var lo = SimdOps.Dot128(Vector128.Create(grid[idx[0]], grid[idx[1]]).AsSByte(),
+                        IqSimd.ApplySigns(Vector128.Load(qa + 32 * ib), Vector128.Create(signs[aux1 & 127], signs[(aux1 >> 7) & 127])));
+                    var hi = SimdOps.Dot128(Vector128.Create(grid[idx[2]], grid[idx[3]]).AsSByte(),
+                        IqSimd.ApplySigns(Vector128.Load(qa + 32 * ib + 16), Vector128.Create(signs[(aux1 >> 14) & 127], signs[(aux1 >> 21) & 127])));
+                    acc += (lo + hi) * (2 * (int)(aux1 >> 28) + 1);
+                }
+                sum += Fp16.Load(w) * *(float*)a * Vector128.Sum(acc);
+            }
+            return 0.125f * sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float XsVector128(byte* w, byte* a, int blocks)
+    {
+        fixed (ulong* grid = IqTables.Iq2xsGrid)
+        fixed (ulong* signs = IqSimd.SignMasks)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++, w += XsBytes, a += ActBytes)
+            {
+                sbyte* qa = (sbyte*)(a + ActQs);
+                ushort* qs = (ushort*)(w + 2);
+                byte* scales = w + 66;
+                var acc = Vector128<int>.Zero;
+                for (int ib = 0; ib < 8; ib++, qs += 4)
+                {
+                    var lo = SimdOps.Dot128(Vector128.Create(grid[qs[0] & 511], grid[qs[1] & 511]).AsSByte(),
+                        IqSimd.ApplySigns(Vector128.Load(qa + 32 * ib), Vector128.Create(signs[qs[0] >> 9], signs[qs[1] >> 9])));
+                    var hi = SimdOps.Dot128(Vector128.Create(grid[qs[2] & 511], grid[qs[3] & 511]).AsSByte(),
+                        IqSimd.ApplySigns(Vector128.Load(qa + 32 * ib + 16), Vector128.Create(signs[qs[2] >> 9], signs[qs[3] >> 9])));
+                    acc += lo * (2 * (scales[ib] & 0xF) + 1) + hi * (2 * (scales[ib] >> 4) + 1);
+                }
+                sum += Fp16.Load(w) * *(float*)a * Vector128.Sum(acc);
+            }
+            return 0.125f * sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float XxsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xxsGrid)
         fixed (ulong* signs = IqSimd.SignMasks)
@@ -45,8 +100,7 @@ internal static unsafe class IQ2Dot
                     uint aux1 = *(uint*)(w + 6 + 8 * ib);
                     var magnitudes = Vector256.Create(grid[aux0 & 0xFF], grid[(aux0 >> 8) & 0xFF], grid[(aux0 >> 16) & 0xFF], grid[aux0 >> 24]).AsByte();
                     var masks = Vector256.Create(signs[aux1 & 127], signs[(aux1 >> 7) & 127], signs[(aux1 >> 14) & 127], signs[(aux1 >> 21) & 127]);
-                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
-                    acc += Avx2.MultiplyLow(p, Vector256.Create(2 * (int)(aux1 >> 28) + 1));
+                    acc += KQuantScales.DotScaled(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks), 2 * (int)(aux1 >> 28) + 1);
                 }
                 sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
             }
@@ -54,7 +108,8 @@ internal static unsafe class IQ2Dot
         }
     }
 
-    public static float XsAvx2<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float XsAvx2(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xsGrid)
         fixed (ulong* signs = IqSimd.SignMasks)
@@ -70,8 +125,7 @@ internal static unsafe class IQ2Dot
                 {
                     var magnitudes = Vector256.Create(grid[qs[0] & 511], grid[qs[1] & 511], grid[qs[2] & 511], grid[qs[3] & 511]).AsByte();
                     var masks = Vector256.Create(signs[qs[0] >> 9], signs[qs[1] >> 9], signs[qs[2] >> 9], signs[qs[3] >> 9]);
-                    var p = SimdOps.DotUS<TVnni>(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks));
-                    acc += KQuantScales.ScaleHalves(p, 2 * (scales[ib] & 0xF) + 1, 2 * (scales[ib] >> 4) + 1);
+                    acc += KQuantScales.DotScaled(magnitudes, IqSimd.ApplySigns(Vector256.Load(qa + 32 * ib), masks), 2 * (scales[ib] & 0xF) + 1, 2 * (scales[ib] >> 4) + 1);
                 }
                 sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
             }
@@ -79,6 +133,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XxsScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xxsGrid)
@@ -108,6 +163,7 @@ internal static unsafe class IQ2Dot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float XsScalar(byte* w, byte* a, int blocks)
     {
         fixed (ulong* grid = IqTables.Iq2xsGrid)
@@ -137,15 +193,11 @@ internal static unsafe class IQ2Dot
         }
     }
 
-    /// <summary>Σ_j magnitude[j]·a[j], negated where bit j of <paramref name="signs"/> is set.</summary>
+    /// <summary>Σ_j magnitude[j]·a[j], negated where bit j of <paramref name="signs"/> is set (branch-free: signs are random).</summary>
     internal static int Group(byte* magnitudes, int signs, sbyte* a)
     {
         int sum = 0;
-        for (int j = 0; j < 8; j++)
-        {
-            int p = magnitudes[j] * a[j];
-            sum += (signs & (1 << j)) != 0 ? -p : p;
-        }
+        for (int j = 0; j < 8; j++) sum += magnitudes[j] * a[j] * (1 - (((signs >> j) & 1) << 1));
         return sum;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -23,6 +24,7 @@ internal static unsafe class IQ4_XSDot
     private static int Scale(byte* w, int s) =>
         (((w[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((*(ushort*)(w + 2) >> (2 * s)) & 3) << 4)) - 32;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         ReadOnlySpan<sbyte> kv = IQ4_NLDot.Levels;
@@ -43,6 +45,7 @@ internal static unsafe class IQ4_XSDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var table = IQ4_NLDot.LevelTable;
@@ -64,6 +67,7 @@ internal static unsafe class IQ4_XSDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var table = Vector256.Create(IQ4_NLDot.LevelTable, IQ4_NLDot.LevelTable);

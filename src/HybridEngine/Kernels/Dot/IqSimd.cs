@@ -29,6 +29,14 @@ internal static class IqSimd
         return masks;
     }
 
+    /// <summary>Negates the activation bytes whose mask byte is 0xFF (128-bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<sbyte> ApplySigns(Vector128<sbyte> a, Vector128<ulong> masks)
+    {
+        var m = masks.AsSByte();
+        return (a ^ m) - m;
+    }
+
     /// <summary>Negates the activation bytes whose mask byte is 0xFF.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> ApplySigns(Vector256<sbyte> a, Vector256<ulong> masks)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -21,6 +22,7 @@ internal static unsafe class Q2_KDot
         _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         float sum = 0;
@@ -58,6 +60,7 @@ internal static unsafe class Q2_KDot
         return Fp16.Load(w + 80) * da * sumi - Fp16.Load(w + 82) * da * summ;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var three = Vector128.Create((byte)3);
@@ -83,6 +86,7 @@ internal static unsafe class Q2_KDot
     }
 
     /// <summary>AVX2: the 4-bit scales applied by pmaddwd; the min term is one pmaddwd of bsums with the high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var three = Vector256.Create((byte)3);

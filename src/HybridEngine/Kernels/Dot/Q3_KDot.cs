@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -25,6 +26,7 @@ internal static unsafe class Q3_KDot
         for (int g = 0; g < 16; g++) s[g] = ScaleQ3K(w + 96, g);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* s = stackalloc int[16];
@@ -53,6 +55,7 @@ internal static unsafe class Q3_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* s = stackalloc int[16];
@@ -86,6 +89,7 @@ internal static unsafe class Q3_KDot
     }
 
     /// <summary>AVX2: scales unpacked with 32-bit masks, applied by pmaddwd; the −4 offset from the bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         short* s = stackalloc short[16];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -22,6 +23,7 @@ internal static unsafe class Q4_KDot
         _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -48,6 +50,7 @@ internal static unsafe class Q4_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -74,6 +77,7 @@ internal static unsafe class Q4_KDot
     }
 
     /// <summary>AVX2: scales applied by pmaddwd (<see cref="KQuantScales.DotScaled(Vector256{byte}, Vector256{sbyte}, int)"/>); VNNI would not save an instruction here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector256.Create((byte)0x0F);

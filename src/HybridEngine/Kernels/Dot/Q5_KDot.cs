@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -20,6 +21,7 @@ internal static unsafe class Q5_KDot
         _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -47,6 +49,7 @@ internal static unsafe class Q5_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -80,6 +83,7 @@ internal static unsafe class Q5_KDot
     }
 
     /// <summary>AVX2: scales applied by pmaddwd, as in <see cref="Q4_KDot.Avx2Path"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector256.Create((byte)0x0F);

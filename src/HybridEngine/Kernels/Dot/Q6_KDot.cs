@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -20,6 +21,7 @@ internal static unsafe class Q6_KDot
         _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         float sum = 0;
@@ -57,6 +59,7 @@ internal static unsafe class Q6_KDot
         return 32 * sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector128.Create((byte)0x0F);
@@ -91,6 +94,7 @@ internal static unsafe class Q6_KDot
     }
 
     /// <summary>AVX2: unsigned u·a with the int8 scales applied by pmaddwd; the −32 offset from the bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector256.Create((byte)0x0F);

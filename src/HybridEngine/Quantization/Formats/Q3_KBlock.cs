@@ -28,9 +28,13 @@ public static class Q3_KBlock
                 int half = g / 8, j = (g / 2) % 4, offset = 16 * (g % 2);
                 var q = block.Slice(32 + 32 * half + offset, 16);
                 var hm = hmask.Slice(offset, 16);
-                int shift = 2 * j, bit = 1 << (4 * half + j);
+                int shift = 2 * j, bit = 4 * half + j;
                 var yg = y.Slice(16 * g, 16);
-                for (int l = 0; l < 16; l++) yg[l] = dl * (((q[l] >> shift) & 3) - ((hm[l] & bit) != 0 ? 0 : 4));
+                for (int l = 0; l < 16; l++)
+                {
+                    // A clear hmask bit subtracts 4: (bit ^ 1) << 2 is 4 or 0.
+                    yg[l] = dl * (((q[l] >> shift) & 3) - ((((hm[l] >> bit) & 1) ^ 1) << 2));
+                }
             }
         }
     }

@@ -29,13 +29,14 @@ public static class Q5_KBlock
                 QuantMath.UnpackScaleMin(packed, 2 * c + 1, out int sc2, out int m2);
                 float d1 = d * sc1, dm1 = min * m1;
                 float d2 = d * sc2, dm2 = min * m2;
-                int bit1 = 1 << (2 * c), bit2 = 2 << (2 * c);
+                int shift1 = 2 * c, shift2 = 2 * c + 1;
                 var lo = y.Slice(64 * c, 32);
                 var hi = y.Slice(64 * c + 32, 32);
                 for (int l = 0; l < 32; l++)
                 {
-                    lo[l] = d1 * ((ql[l] & 0xF) + ((qh[l] & bit1) != 0 ? 16 : 0)) - dm1;
-                    hi[l] = d2 * ((ql[l] >> 4) + ((qh[l] & bit2) != 0 ? 16 : 0)) - dm2;
+                    int h = qh[l], q = ql[l];
+                    lo[l] = d1 * ((q & 0xF) | (((h >> shift1) & 1) << 4)) - dm1;
+                    hi[l] = d2 * ((q >> 4) | (((h >> shift2) & 1) << 4)) - dm2;
                 }
             }
         }

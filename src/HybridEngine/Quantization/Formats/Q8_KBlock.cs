@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace HybridEngine.Quantization.Formats;
 
@@ -74,11 +75,19 @@ public static class Q8_KBlock
     }
 
     /// <summary>
-    /// One block: find the element of largest magnitude, keeping its sign (<c>max</c>);
+    /// One block: find the element of largest magnitude, keeping its sign (<c>max</c>; the first one on ties);
     /// <c>iscale = -127/max</c>, <c>q = min(127, nearest_int(iscale·x))</c> (round half to even),
     /// group sums of 16, and returns <c>d = 1/iscale</c>. An all-zero block gives d = 0, q = 0, sums 0.
+    /// Runs eight values per vector where Vector256 is hardware; every value gets the same float operations,
+    /// so the result is the same as the scalar routine's.
     /// </summary>
-    public static float QuantizeBlock(ReadOnlySpan<float> x, Span<sbyte> quants, Span<short> groupSums)
+    public static float QuantizeBlock(ReadOnlySpan<float> x, Span<sbyte> quants, Span<short> groupSums) =>
+        Vector256.IsHardwareAccelerated
+            ? QuantizeBlockVector(x, quants, groupSums)
+            : QuantizeBlockScalar(x, quants, groupSums);
+
+    /// <summary>The scalar form of <see cref="QuantizeBlock"/>, ggml's loop as written.</summary>
+    internal static float QuantizeBlockScalar(ReadOnlySpan<float> x, Span<sbyte> quants, Span<short> groupSums)
     {
         x = x[..BlockSize];
         quants = quants[..BlockSize];
@@ -111,4 +120,72 @@ public static class Q8_KBlock
         }
         return 1f / iscale;
     }
+
+    /// <summary>
+    /// The vector form of <see cref="QuantizeBlock"/>. The largest magnitude is found with vector maxima, then the
+    /// first element reaching it supplies the sign, which is the element the scalar loop keeps. A NaN in the block
+    /// (the scalar loop skips NaNs, a vector maximum does not) falls back to the scalar routine.
+    /// </summary>
+    internal static float QuantizeBlockVector(ReadOnlySpan<float> x, Span<sbyte> quants, Span<short> groupSums)
+    {
+        x = x[..BlockSize];
+        quants = quants[..BlockSize];
+        groupSums = groupSums[..GroupCount];
+        var xs = MemoryMarshal.Cast<float, Vector256<float>>(x);
+
+        var peak = Vector256<float>.Zero;
+        var nan = Vector256<float>.Zero;
+        for (int c = 0; c < xs.Length; c++)
+        {
+            peak = Vector256.Max(peak, Vector256.Abs(xs[c]));
+            nan |= Vector256.IsNaN(xs[c]);
+        }
+        if (nan != Vector256<float>.Zero) return QuantizeBlockScalar(x, quants, groupSums);
+        float amax = peak[0];
+        for (int k = 1; k < Vector256<float>.Count; k++) amax = MathF.Max(amax, peak[k]);
+        if (amax == 0f)
+        {
+            quants.Clear();
+            groupSums.Clear();
+            return 0f;
+        }
+
+        float max = 0f;
+        var target = Vector256.Create(amax);
+        for (int c = 0; c < xs.Length; c++)
+        {
+            uint hits = Vector256.Equals(Vector256.Abs(xs[c]), target).ExtractMostSignificantBits();
+            if (hits != 0)
+            {
+                max = x[8 * c + System.Numerics.BitOperations.TrailingZeroCount(hits)];
+                break;
+            }
+        }
+
+        float iscale = -127f / max;
+        var scale = Vector256.Create(iscale);
+        var magic = Vector256.Create(12582912f);
+        var mantissa = Vector256.Create(0x007fffff);
+        var offset = Vector256.Create(0x00400000);
+        var top = Vector256.Create(127);
+        var qs = MemoryMarshal.Cast<sbyte, Vector256<sbyte>>(quants);
+        for (int c = 0; c < xs.Length; c += 4)
+        {
+            // nearest_int on eight values: the rounded integer sits in the low mantissa bits after adding 1.5·2^23.
+            var q0 = Vector256.Min(((scale * xs[c] + magic).AsInt32() & mantissa) - offset, top);
+            var q1 = Vector256.Min(((scale * xs[c + 1] + magic).AsInt32() & mantissa) - offset, top);
+            var q2 = Vector256.Min(((scale * xs[c + 2] + magic).AsInt32() & mantissa) - offset, top);
+            var q3 = Vector256.Min(((scale * xs[c + 3] + magic).AsInt32() & mantissa) - offset, top);
+            // Narrow truncates, keeping the low byte as ggml's int8_t store does.
+            qs[c / 4] = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
+            int g = c / 2;
+            groupSums[g] = (short)Vector256.Sum(SignedLowByte(q0) + SignedLowByte(q1));
+            groupSums[g + 1] = (short)Vector256.Sum(SignedLowByte(q2) + SignedLowByte(q3));
+        }
+        return 1f / iscale;
+    }
+
+    /// <summary>Each lane's low byte as a signed value, the int8 the block stores.</summary>
+    private static Vector256<int> SignedLowByte(Vector256<int> v) =>
+        Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(v, 24), 24);
 }
