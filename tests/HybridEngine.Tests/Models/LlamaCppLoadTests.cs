@@ -47,6 +47,7 @@ public sealed class LlamaCppLoadTests(ITestOutputHelper output)
             Assert.Equal(spec.Hidden, weights.EmbeddingSize);
             Assert.Equal(spec.Layers, weights.NativeHandle.LayerCount);
             Assert.Equal(spec.Heads, weights.NativeHandle.HeadCount);
+            Assert.Equal(SyntheticModels.FileType(options.Type), (uint)weights.NativeHandle.FileType);
             Assert.Equal(SyntheticModels.Architecture(arch).GgufArchitecture, weights.Metadata["general.architecture"]);
             if (spec.IsMoe) Assert.Equal(spec.Experts.ToString(), weights.Metadata[$"{SyntheticModels.Architecture(arch).GgufArchitecture}.expert_count"]);
 

@@ -120,7 +120,7 @@ public sealed class SynthTests
         Assert.Equal((2048, 27, 1, 10944, 64, 6, 2, 1408, 16), (s.Hidden, s.Layers, s.DenseLeadLayers, s.Ffn, s.Experts, s.ExpertsUsed, s.SharedExperts, s.ExpertFfn, s.Heads));
         Assert.Equal((0, 512, 128, 64, 128), (s.QLoraRank, s.KvLoraRank, s.NopeDim, s.RopeDim, s.ValueDim));
         Assert.Equal(102400, SyntheticModels.Architecture("deepseek2").Vocab(s).Count);
-        // SPEC 4.7: 15,706,484,224 parameters without embeddings/output/norms/routers counted separately below.
+        // SPEC 4.7's parameter counts per component.
         var plan = SyntheticWriter.Plan(s, new SyntheticOptions(GgmlType.Q4_K));
         long routed = plan.Where(p => p.Tensor.Name.EndsWith("_exps.weight")).Sum(p => p.Tensor.ElementCount);
         long shared = plan.Where(p => p.Tensor.Name.EndsWith("_shexp.weight")).Sum(p => p.Tensor.ElementCount);
@@ -128,6 +128,12 @@ public sealed class SynthTests
         Assert.Equal(14_394_851_328, routed);
         Assert.Equal(449_839_104, shared);
         Assert.Equal(67_239_936, dense);
+        foreach (var layout in new[] { MlaLayout.KbVb, MlaLayout.KvB })
+        {
+            long attention = SyntheticWriter.Plan(s, new SyntheticOptions(Layout: layout))
+                .Where(p => p.Tensor.Name.Contains(".attn_") && p.Tensor.Shape.Length > 1).Sum(p => p.Tensor.ElementCount);
+            Assert.Equal(371_589_120, attention); // SPEC 4.7 (matrices only; k_b + v_b hold exactly kv_b's elements)
+        }
     }
 
     /// <summary>SPEC 2.10/2.11: what each tensor is stored as when q4_k or q8_0 is requested.</summary>
