@@ -5,6 +5,7 @@ using HybridEngine.Cli.Commands;
 var root = new RootCommand("HybridEngine: runs large Mixture-of-Experts models on ordinary machines.");
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 return CliRunner.Run(root, args);

@@ -66,13 +66,15 @@ public sealed class PreTokenizer
     public static PreTokenizer ForName(string? pre)
     {
         string name = string.IsNullOrEmpty(pre) ? "default" : pre;
-        if (!Known.TryGetValue(name, out var settings))
-        {
-            throw new NotSupportedException(
-                $"tokenizer.ggml.pre '{name}' is not supported; supported pre-tokenizers: {string.Join(", ", Known.Keys.Order(StringComparer.Ordinal))}.");
-        }
-        return new PreTokenizer(name, settings);
+        return new PreTokenizer(name, SettingsFor(name));
     }
+
+    /// <summary>The settings of a <c>tokenizer.ggml.pre</c> value, without building its regexes; unknown values are refused with the supported list.</summary>
+    public static PreTokenizerSettings SettingsFor(string name) =>
+        Known.TryGetValue(name, out var settings)
+            ? settings
+            : throw new NotSupportedException(
+                $"tokenizer.ggml.pre '{name}' is not supported; supported pre-tokenizers: {string.Join(", ", Known.Keys.Order(StringComparer.Ordinal))}.");
 
     /// <summary>The words of <paramref name="text"/>, in order; concatenated they give back the text.</summary>
     public List<string> Split(string text)
@@ -88,10 +90,16 @@ public sealed class PreTokenizer
         {
             sb.Clear();
             var (start, length) = piece.GetOffsetAndLength(cps.Length);
-            for (int i = start; i < start + length; i++) sb.Append(char.ConvertFromUtf32(cps[i]));
+            for (int i = start; i < start + length; i++) AppendCodepoint(sb, cps[i]);
             words.Add(sb.ToString());
         }
         return words;
+    }
+
+    internal static void AppendCodepoint(System.Text.StringBuilder sb, int codepoint)
+    {
+        if (codepoint < 0x10000) sb.Append((char)codepoint);
+        else sb.Append(char.ConvertFromUtf32(codepoint));
     }
 
     private static Func<int[], string?, List<Range>, List<Range>> Step(string pattern, ref bool needsCollapsed)

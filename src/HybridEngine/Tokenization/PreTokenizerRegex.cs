@@ -40,7 +40,7 @@ internal sealed class PreTokenizerRegex
         Pattern = pattern;
         Collapsed = Categories.Any(c => pattern.Contains(c.Name, StringComparison.Ordinal));
         string translated = Collapsed ? TranslateCollapsed(pattern) : TranslateRaw(pattern);
-        _regex = new Regex(translated, RegexOptions.CultureInvariant);
+        _regex = new Regex(translated, RegexOptions.CultureInvariant | RegexOptions.Compiled);
     }
 
     /// <summary>The pattern as llama.cpp writes it.</summary>
@@ -115,7 +115,7 @@ internal sealed class PreTokenizerRegex
             int c = codepoints[i];
             if (c > 0x7F && CodepointClasses.IsWhitespace(c)) c = '\v';
             int before = sb.Length;
-            sb.Append(char.ConvertFromUtf32(c is >= 0xD800 and <= 0xDFFF ? 0xFFFD : c));
+            Tokenization.PreTokenizer.AppendCodepoint(sb, c);
             for (int u = before; u < sb.Length; u++) map.Add(i);
         }
         map.Add(codepoints.Length);

@@ -47,13 +47,17 @@ public sealed class SpmTokenizer : Tokenizer
         private readonly List<int> _output;
         private readonly int[] _start, _length, _prev, _next;
         private readonly PriorityQueue<Bigram, Bigram> _queue = new(BigramOrder.Instance);
+        // Pair text -> the latest pair pushed with that text (llama.cpp's rev_merge), for resegmenting a final piece
+        // that is not a token. Keyed by span so that a text seen before costs no allocation.
         private readonly Dictionary<string, (int Left, int Right)> _merges = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (int Left, int Right)>.AlternateLookup<ReadOnlySpan<char>> _mergesBySpan;
 
         public Session(Vocabulary vocabulary, string text, List<int> output)
         {
             _vocabulary = vocabulary;
             _text = text;
             _output = output;
+            _mergesBySpan = _merges.GetAlternateLookup<ReadOnlySpan<char>>();
             _start = new int[text.Length];
             _length = new int[text.Length];
             _prev = new int[text.Length];
@@ -99,7 +103,7 @@ public sealed class SpmTokenizer : Tokenizer
             if (!_vocabulary.TryGetId(text, out int id)) return;
             var bigram = new Bigram(left, right, _vocabulary.GetScore(id), text.Length);
             _queue.Enqueue(bigram, bigram);
-            _merges[text.ToString()] = (left, right);
+            _mergesBySpan[text] = (left, right);
         }
 
         private void Resegment(int symbol)
@@ -110,7 +114,7 @@ public sealed class SpmTokenizer : Tokenizer
                 _output.Add(id);
                 return;
             }
-            if (_merges.TryGetValue(text.ToString(), out var pair))
+            if (_mergesBySpan.TryGetValue(text, out var pair))
             {
                 Resegment(pair.Left);
                 Resegment(pair.Right);

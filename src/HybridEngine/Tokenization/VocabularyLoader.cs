@@ -69,7 +69,7 @@ public static class VocabularyLoader
             file.TryGetString("tokenizer.ggml.pre", out preName);
             if (string.IsNullOrEmpty(preName)) warnings.Add("tokenizer.ggml.pre is missing: using the 'default' pre-tokenizer; tokenization may differ from the model's training");
             preName = string.IsNullOrEmpty(preName) ? "default" : preName;
-            pre = Tokenization.PreTokenizer.ForName(preName).Settings;
+            pre = Tokenization.PreTokenizer.SettingsFor(preName);
         }
 
         var v = new Vocabulary(model, tokens, scores, attributes, ids)
@@ -92,6 +92,7 @@ public static class VocabularyLoader
         int? Id(string key, int? current)
         {
             if (!file.TryGetInteger("tokenizer.ggml." + key, out long value)) return current;
+            if (value == uint.MaxValue) return current; // (u32)-1 is how converters write "no such token"
             if (value < 0 || value >= n) { warnings.Add($"tokenizer.ggml.{key} = {value} is outside the vocabulary of {n} tokens; ignored"); return current; }
             return (int)value;
         }

@@ -1,8 +1,6 @@
 using System.Text;
 using HybridEngine.Gguf;
 using HybridEngine.Tokenization;
-using LLama;
-using LLama.Common;
 using Xunit;
 
 namespace HybridEngine.Tests.Tokenization;
@@ -48,7 +46,7 @@ public class TokenizerBehaviourTests
         Assert.Equal(" Once upon a time", tokenizer.Decode(ids, removeSpecial: true));
         Assert.Equal("<s> Once upon a time", tokenizer.Decode(ids, renderSpecial: true));
 
-        using var reference = LLamaWeights.LoadFromFile(new ModelParams(TestPaths.Data("stories260K.gguf")) { VocabOnly = true });
+        var reference = LlamaCppVocab.Load(TestPaths.Data("stories260K.gguf"));
         Assert.Equal(reference.NativeHandle.Tokenize("Once upon a time", true, false, Encoding.UTF8).Select(t => (int)t), ids);
     }
 
