@@ -49,6 +49,24 @@ public sealed class SyntheticForwardTests(ITestOutputHelper output)
             Skew: skew, Groups: groups, Layout: layout == "kv_b" ? MlaLayout.KvB : MlaLayout.KbVb));
 
     /// <summary>
+    /// DeepSeek-V2-Lite's layout at tiny widths: 27 layers (llama.cpp's "lite": attn_q, no q LoRA), softmax gating
+    /// without selection bias or renormalisation, two shared experts, YaRN log multiplier 0.0707.
+    /// </summary>
+    [Theory]
+    [InlineData("f32", "k_b_v_b")]
+    [InlineData("f32", "kv_b")]
+    public void DeepseekLiteLogitsMatchLlamaCpp(string type, string layout)
+    {
+        var spec = SyntheticModels.Spec("deepseek2", "v2lite") with
+        {
+            Hidden = 64, Heads = 2, Ffn = 128, ExpertFfn = 32, Experts = 8, ExpertsUsed = 2,
+            KvLoraRank = 64, NopeDim = 32, RopeDim = 16, ValueDim = 32, PaddedVocab = 0,
+        };
+        Compare("deepseek2", $"{type} lite {layout}", new SyntheticOptions(SyntheticModels.ParseType(type), Seed: 2,
+            Layout: layout == "kv_b" ? MlaLayout.KvB : MlaLayout.KbVb), spec: spec);
+    }
+
+    /// <summary>
     /// Quantized deepseek2. The tiny V3-like model (sigmoid routing ×2.5, 16 experts) is so sensitive that llama.cpp
     /// disagrees with itself when only its KV cache goes from F32 to F16 (measured: mean KL 5e-3, top-1 83–91 %), so
     /// the 2e-3 / 99 % cannot separate a correct engine from rounding noise here. This checks instead that

@@ -48,8 +48,8 @@ public static class Router
         for (int j = 0; j < spec.ExpertsUsed; j++) sum += weights[j] = scores[chosen[j]];
         if (spec.NormalizeWeights)
         {
-            float inverse = MathF.Max(sum, 6.103515625e-5f);
-            for (int j = 0; j < spec.ExpertsUsed; j++) weights[j] /= inverse;
+            float total = MathF.Max(sum, 6.103515625e-5f);
+            for (int j = 0; j < spec.ExpertsUsed; j++) weights[j] /= total;
         }
         if (spec.WeightsScale != 0f && spec.WeightsScale != 1f)
             for (int j = 0; j < spec.ExpertsUsed; j++) weights[j] *= spec.WeightsScale;
