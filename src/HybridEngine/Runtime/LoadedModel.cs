@@ -25,6 +25,13 @@ public sealed class LoadedModel : IDisposable
         {
             var weights = new WeightStore(file);
             var model = Architectures.Create(file, weights);
+            // A tensor the architecture does not read means a variant this engine would run wrongly (as llama.cpp,
+            // which refuses "wrong number of tensors"): refuse it by name rather than ignore it.
+            var unused = file.Tensors.Select(t => t.Name).Where(n => !weights.UsedTensors.Contains(n)).ToList();
+            if (unused.Count > 0)
+                throw new ModelLoadException(
+                    $"{Path.GetFileName(path)} holds {unused.Count} tensor(s) the {file.Architecture} architecture does not use: " +
+                    $"{string.Join(", ", unused.Take(5))}{(unused.Count > 5 ? ", ..." : "")}.");
             return new LoadedModel(file, weights, model);
         }
         catch

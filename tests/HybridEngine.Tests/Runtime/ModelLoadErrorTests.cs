@@ -64,6 +64,15 @@ public sealed class ModelLoadErrorTests : IDisposable
     }
 
     [Fact]
+    public void TensorTheArchitectureDoesNotUseIsNamed()
+    {
+        string path = Rewrite("extra.gguf", extra: "blk.0.ffn_gate_shexp.weight");
+        var e = Assert.Throws<ModelLoadException>(() => LoadedModel.Load(path));
+        Assert.Contains("blk.0.ffn_gate_shexp.weight", e.Message);
+        Assert.Contains("does not use", e.Message);
+    }
+
+    [Fact]
     public void PromptLongerThanTheContextIsRefused()
     {
         using var model = LoadedModel.Load(TestPaths.Data("stories260K.gguf"));
@@ -77,7 +86,7 @@ public sealed class ModelLoadErrorTests : IDisposable
     }
 
     private string Rewrite(string name, Func<string, GgufValue?>? keys = null, string? skip = null, string? dropKey = null,
-        (string Name, long[] Shape)? shape = null, (string Name, GgmlType Type)? retype = null)
+        (string Name, long[] Shape)? shape = null, (string Name, GgmlType Type)? retype = null, string? extra = null)
     {
         using var source = GgufFile.Open(TestPaths.Data("stories260K.gguf"));
         var writer = new GgufWriter(source.Alignment);
@@ -102,6 +111,7 @@ public sealed class ModelLoadErrorTests : IDisposable
             }
             writer.AddTensor(t.Name, type, dims, data);
         }
+        if (extra != null) writer.AddTensor(extra, GgmlType.F32, [64, 64], new byte[64 * 64 * 4]);
         string path = Path.Combine(_dir, name);
         writer.WriteTo(path);
         return path;
