@@ -36,6 +36,8 @@ public static class CliRunner
         UsageException u => (2, u.Message),
         GgufFormatException g => (2, g.Message),
         HybridEngine.Hardware.ProfileException p => (2, p.Message),
+        HybridEngine.Runtime.ModelLoadException m => (2, m.Message),
+        HybridEngine.Runtime.ContextOverflowException o => (2, o.Message),
         FileNotFoundException f => (2, $"file not found: {f.FileName ?? f.Message}"),
         DirectoryNotFoundException d => (2, d.Message),
         NotSupportedException n => (2, n.Message),

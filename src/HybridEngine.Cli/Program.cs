@@ -8,4 +8,6 @@ root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(TuneCommand.Create());
 root.Subcommands.Add(ProfileCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
 return CliRunner.Run(root, args);

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using HybridEngine.Runtime;
+using HybridEngine.Tokenization;
+
+namespace HybridEngine.Cli.Commands;
+
+/// <summary>
+/// <c>hybrid run -m MODEL (-p TEXT | -f FILE | --tokens IDS) [-n N] [sampling] [--stats]</c> (CLI.md): prints the
+/// prompt, then streams each new token as it is produced. Greedy unless <c>--temp</c> is above 0.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create(TextWriter? output = null, TextWriter? error = null)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "prompt text" };
+        var promptFile = new Option<string>("--file", "-f") { Description = "file holding the prompt text" };
+        var tokens = new Option<string>("--tokens") { Description = "prompt as comma-separated token ids" };
+        var count = new Option<int>("--n-predict", "-n") { Description = "tokens to generate", DefaultValueFactory = _ => 128 };
+        var context = new Option<int>("--ctx-size", "-c") { Description = "context length (0 = prompt + n, at most the trained context)" };
+        var threads = new Option<int>("--threads", "-t") { Description = "compute threads (0 = all cores)" };
+        var temp = new Option<float>("--temp") { Description = "temperature; 0 = greedy", DefaultValueFactory = _ => 0f };
+        var topK = new Option<int>("--top-k") { Description = "top-k (0 = off)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
+        var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
+        var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
+        var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s to stderr" };
+        var command = new Command("run", "Generates text from a prompt, streaming tokens as they are produced.");
+        foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, temp, topK, topP, minP, seed, stats })
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var stdout = output ?? Console.Out;
+            var stderr = error ?? Console.Error;
+            var sampling = new SamplingOptions(parse.GetValue(temp), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(minP), parse.GetValue(seed));
+            if (sampling.Validate() is { } problem) throw new UsageException(problem);
+            int n = parse.GetValue(count);
+            if (n < 0) throw new UsageException($"-n must not be negative, not {n}");
+            string? text = parse.GetValue(prompt), path = parse.GetValue(promptFile), ids = parse.GetValue(tokens);
+            if ((text != null ? 1 : 0) + (path != null ? 1 : 0) + (ids != null ? 1 : 0) != 1)
+                throw new UsageException("give the prompt with exactly one of -p, -f or --tokens");
+            if (path != null) text = File.ReadAllText(path);
+
+            using var loaded = LoadedModel.Load(parse.GetValue(model)!);
+            var tokenizer = Tokenizer.FromGguf(loaded.File);
+            int[] promptIds = ids != null ? EvalCommand.ParseTokens(ids, "--tokens") : tokenizer.Encode(text!, addSpecial: true, parseSpecial: true);
+            if (promptIds.Length == 0) throw new UsageException("the prompt has no tokens");
+            int trained = loaded.Model.Dimensions.TrainedContext;
+            int ctx = parse.GetValue(context);
+            if (ctx == 0) ctx = Math.Min(trained, promptIds.Length + n);
+            if (promptIds.Length + n > ctx)
+                throw new UsageException($"a prompt of {promptIds.Length} tokens plus -n {n} needs {promptIds.Length + n} positions; the context is {ctx} (-c)");
+            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: parse.GetValue(threads)));
+            EvalCommand.CheckIds(promptIds, executor.Vocab, "--tokens");
+
+            // Without the leading BOS, so SentencePiece's prefix space is dropped as in the text the user typed.
+            stdout.Write(tokenizer.Decode(promptIds[0] == tokenizer.Vocabulary.Bos ? promptIds[1..] : promptIds));
+            stdout.Flush();
+            var decoder = Encoding.UTF8.GetDecoder();
+            var chars = new char[64];
+            var sampler = new Sampler(executor.Vocab, sampling);
+            foreach (int id in Generator.Generate(executor, promptIds, n, sampler, tokenizer.Vocabulary.EndOfGeneration))
+            {
+                var bytes = tokenizer.TokenToPieceBytes(id, renderSpecial: false);
+                if (chars.Length < bytes.Length + 8) chars = new char[bytes.Length + 8];
+                int written = decoder.GetChars(bytes, chars, flush: false);
+                stdout.Write(chars, 0, written);
+                stdout.Flush();
+            }
+            stdout.WriteLine();
+            if (parse.GetValue(stats))
+            {
+                var c = executor.Counters;
+                stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"prefill: {c.PrefillTokens} tokens, {c.PrefillTokensPerSecond:F1} tok/s; decode: {c.DecodeTokens} tokens, {c.DecodeTokensPerSecond:F1} tok/s"));
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,23 @@
+using HybridEngine.Kernels;
+using HybridEngine.Runtime;
+
+namespace HybridEngine.Models.Blocks;
+
+/// <summary>
+/// The SwiGLU feed-forward network, dense or shared-expert: <c>out = Wdown · (silu(Wgate·x) ⊙ (Wup·x))</c>.
+/// </summary>
+public sealed class FeedForward(TensorHandle gate, TensorHandle up, TensorHandle down)
+{
+    /// <summary>Reads <c>State.Normed</c> and writes <paramref name="output"/> ([tokens, hidden]).</summary>
+    public void Forward(Executor ex, int tokens, float[] output)
+    {
+        var s = ex.State;
+        int ffn = gate.Rows;
+        var g = s.Gate.AsSpan(0, tokens * ffn);
+        var u = s.Up.AsSpan(0, tokens * ffn);
+        ex.Linear(gate, s.Normed, tokens, g);
+        ex.Linear(up, s.Normed, tokens, u);
+        SwiGlu.Apply(g, u, g, ex.Level);
+        ex.Linear(down, g, tokens, output);
+    }
+}

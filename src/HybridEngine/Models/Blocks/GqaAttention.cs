@@ -1,0 +1,52 @@
+using HybridEngine.Kernels;
+using HybridEngine.Runtime;
+
+namespace HybridEngine.Models.Blocks;
+
+/// <summary>The shape of grouped-query attention: heads share kvHeads key/value heads of headDim each.</summary>
+/// <param name="Scale">The softmax scale, normally 1/√headDim.</param>
+/// <param name="HeadNormEps">Epsilon of the optional per-head q/k RMS norms (qwen3moe).</param>
+public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopeParameters Rope, float Scale, float HeadNormEps = 0f);
+
+/// <summary>
+/// Grouped-query self-attention of one layer:
+/// <code>
+///   q = Wq·x  [tokens, heads·headDim];  k = Wk·x, v = Wv·x  [tokens, kvHeads·headDim]
+///   q, k ← per-head rmsnorm (when the model has q/k norms), then RoPE at each token's position
+///   cache[pos] ← k, v
+///   out = Wo · attention(q, cache)       (see <see cref="CausalAttention"/>)
+/// </code>
+/// </summary>
+public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, TensorHandle k, TensorHandle v, TensorHandle output,
+    float[]? qNorm = null, float[]? kNorm = null)
+{
+    public int Layer { get; } = layer;
+
+    /// <summary>Reads <c>State.Normed</c> and writes <c>State.BlockOut</c> for <paramref name="tokens"/> tokens.</summary>
+    public void Forward(Executor ex, int tokens)
+    {
+        var s = ex.State;
+        int hd = spec.HeadDim, qWidth = spec.Heads * hd, kvWidth = spec.KvHeads * hd;
+        var query = s.Query.AsSpan(0, tokens * qWidth);
+        var key = s.Key.AsSpan(0, tokens * kvWidth);
+        var value = s.Value.AsSpan(0, tokens * kvWidth);
+        ex.Linear(q, s.Normed, tokens, query);
+        ex.Linear(k, s.Normed, tokens, key);
+        ex.Linear(v, s.Normed, tokens, value);
+        if (qNorm != null) RmsNorm.ApplyRows(query, qNorm, query, tokens * spec.Heads, spec.HeadNormEps, ex.Level);
+        if (kNorm != null) RmsNorm.ApplyRows(key, kNorm, key, tokens * spec.KvHeads, spec.HeadNormEps, ex.Level);
+        var positions = s.Positions.AsSpan(0, tokens);
+        var rope = ex.RopeTable(spec.Rope);
+        Rope.ApplyRows(query, tokens, spec.Heads, hd, positions, rope, ex.Level);
+        Rope.ApplyRows(key, tokens, spec.KvHeads, hd, positions, rope, ex.Level);
+        for (int t = 0; t < tokens; t++)
+        {
+            key.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.KeyRow(Layer, positions[t]));
+            value.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.ValueRow(Layer, positions[t]));
+        }
+        var layout = new CausalAttention.Layout(spec.Heads, spec.KvHeads, hd, hd, kvWidth, kvWidth);
+        CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(Layer), ex.Cache.Values(Layer), layout, spec.Scale,
+            s.Attention, s.Scores, ex.Pool, ex.Level);
+        ex.Linear(output, s.Attention, tokens, s.BlockOut);
+    }
+}

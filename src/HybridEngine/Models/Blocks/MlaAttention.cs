@@ -1,0 +1,113 @@
+using HybridEngine.Kernels;
+using HybridEngine.Runtime;
+
+namespace HybridEngine.Models.Blocks;
+
+/// <summary>The shape of multi-head latent attention (SPEC 4.2).</summary>
+/// <param name="QLoraRank">0 when queries come straight from attn_q (the "lite" models).</param>
+/// <param name="Scale">kq_scale = mscale² / √(nope + rope).</param>
+public sealed record MlaSpec(int Heads, int QLoraRank, int KvLoraRank, int NopeDim, int RopeDim, int ValueDim,
+    RopeParameters Rope, float Scale, float Eps)
+{
+    public int KeyDim => NopeDim + RopeDim;
+
+    /// <summary>One cached row per token and layer: the normalised latent then the roped key.</summary>
+    public int CacheWidth => KvLoraRank + RopeDim;
+
+    /// <summary>Per-token scratch floats the block needs in <c>State.Extra</c>.</summary>
+    public int ScratchWidth => QLoraRank + Math.Max(NopeDim, KvLoraRank) + Math.Max(KvLoraRank, ValueDim) + Heads * CacheWidth + Heads * KvLoraRank;
+}
+
+/// <summary>
+/// MLA in the absorbed form (SPEC 4.2): the cache holds only [c_kv | k_pe] per token, and each head reads it as one
+/// shared key/value head:
+/// <code>
+///   q        = q_b · rmsnorm(q_a · x)   (or attn_q · x)          [tokens, heads, nope + rope]
+///   [c, kpe] = kv_a_mqa · x;  c = rmsnorm(c, kv_a_norm)           [tokens, kvLoraRank + rope]
+///   q_pe, kpe ← RoPE (NORM, YaRN)
+///   q_abs[h] = k_b[h] · q_nope[h]                                 [kvLoraRank]
+///   o_lat[h] = Σ_j softmax_j(scale·([q_abs[h], q_pe[h]] · cache[j])) · c[j]
+///   out      = attn_output · concat_h(v_b[h] · o_lat[h])
+/// </code>
+/// Files with the legacy attn_kv_b get k_b (transposed, F32) and v_b (row slices) derived from it at load, so
+/// both layouts run the same code.
+/// </summary>
+public sealed class MlaAttention
+{
+    private readonly int _layer;
+    private readonly MlaSpec _spec;
+    private readonly TensorHandle _qA, _qB, _q, _kvA, _output;
+    private readonly float[]? _qANorm;
+    private readonly float[] _kvANorm;
+    private readonly WeightMatrix[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
+
+    public MlaAttention(int layer, MlaSpec spec, TensorHandle qA, float[]? qANorm, TensorHandle qB, TensorHandle q,
+        TensorHandle kvA, float[] kvANorm, WeightMatrix[] kB, WeightMatrix[] vB, TensorHandle output)
+    {
+        (_layer, _spec, _qA, _qANorm, _qB, _q, _kvA, _kvANorm, _kB, _vB, _output) = (layer, spec, qA, qANorm, qB, q, kvA, kvANorm, kB, vB, output);
+    }
+
+    /// <summary>Reads <c>State.Normed</c>, writes <c>State.BlockOut</c>.</summary>
+    public void Forward(Executor ex, int tokens)
+    {
+        var s = ex.State;
+        var p = _spec;
+        int heads = p.Heads, kr = p.KvLoraRank, dk = p.KeyDim, cw = p.CacheWidth;
+        int b = s.BatchSize;
+        // Scratch regions of State.Extra, each sized for a full batch.
+        var extra = s.Extra.AsSpan();
+        var qLatent = extra[..(b * p.QLoraRank)]; extra = extra[(b * p.QLoraRank)..];
+        var gathered = extra[..(b * Math.Max(p.NopeDim, kr))]; extra = extra[(b * Math.Max(p.NopeDim, kr))..];
+        var product = extra[..(b * Math.Max(kr, p.ValueDim))]; extra = extra[(b * Math.Max(kr, p.ValueDim))..];
+        var qAbs = extra[..(b * heads * cw)]; extra = extra[(b * heads * cw)..];
+        var latent = extra[..(b * heads * kr)];
+
+        var query = s.Query.AsSpan(0, tokens * heads * dk);
+        if (_qA.IsPresent)
+        {
+            ex.Linear(_qA, s.Normed, tokens, qLatent);
+            RmsNorm.ApplyRows(qLatent[..(tokens * p.QLoraRank)], _qANorm!, qLatent, tokens, p.Eps, ex.Level);
+            ex.Linear(_qB, qLatent, tokens, query);
+        }
+        else ex.Linear(_q, s.Normed, tokens, query);
+
+        var kv = s.Key.AsSpan(0, tokens * cw);
+        ex.Linear(_kvA, s.Normed, tokens, kv);
+        for (int t = 0; t < tokens; t++) RmsNorm.ApplyInPlace(kv.Slice(t * cw, kr), _kvANorm, p.Eps, ex.Level);
+        var positions = s.Positions.AsSpan(0, tokens);
+        var rope = ex.RopeTable(p.Rope);
+        Rope.ApplyRows(query, tokens, heads, dk, positions, rope, ex.Level, offset: p.NopeDim);
+        Rope.ApplyRows(kv, tokens, 1, cw, positions, rope, ex.Level, offset: kr);
+        for (int t = 0; t < tokens; t++) kv.Slice(t * cw, cw).CopyTo(ex.Cache.KeyRow(_layer, positions[t]));
+
+        // Absorb k_b into the queries: qAbs[t][h] = [k_b[h]·q_nope[t][h], q_pe[t][h]].
+        for (int h = 0; h < heads; h++)
+        {
+            for (int t = 0; t < tokens; t++)
+                query.Slice((t * heads + h) * dk, p.NopeDim).CopyTo(gathered.Slice(t * p.NopeDim, p.NopeDim));
+            ex.Linear(_kB[h], gathered, tokens, product);
+            for (int t = 0; t < tokens; t++)
+            {
+                var row = qAbs.Slice((t * heads + h) * cw, cw);
+                product.Slice(t * kr, kr).CopyTo(row);
+                query.Slice((t * heads + h) * dk + p.NopeDim, p.RopeDim).CopyTo(row[kr..]);
+            }
+        }
+
+        var cache = ex.Cache.Keys(_layer);
+        var layout = new CausalAttention.Layout(heads, 1, cw, kr, cw, cw);
+        CausalAttention.Run(qAbs[..(tokens * heads * cw)], tokens, positions, cache, cache, layout, p.Scale, latent, s.Scores, ex.Pool, ex.Level);
+
+        // Decompress each head's latent output through v_b.
+        int dv = p.ValueDim;
+        for (int h = 0; h < heads; h++)
+        {
+            for (int t = 0; t < tokens; t++)
+                latent.Slice((t * heads + h) * kr, kr).CopyTo(gathered.Slice(t * kr, kr));
+            ex.Linear(_vB[h], gathered, tokens, product);
+            for (int t = 0; t < tokens; t++)
+                product.Slice(t * dv, dv).CopyTo(s.Attention.AsSpan((t * heads + h) * dv, dv));
+        }
+        ex.Linear(_output, s.Attention, tokens, s.BlockOut);
+    }
+}

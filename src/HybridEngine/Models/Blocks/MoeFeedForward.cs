@@ -1,0 +1,81 @@
+using HybridEngine.Kernels;
+using HybridEngine.Runtime;
+
+namespace HybridEngine.Models.Blocks;
+
+/// <summary>
+/// A mixture-of-experts FFN layer: route every token, then compute each expert once for all the tokens of the batch
+/// that chose it (its weights are read once per batch), and add the weighted outputs:
+/// <code>
+///   out[t] = Σ_j w[t][j] · FFN_{idx[t][j]}(x[t])   (+ shared FFN(x[t]) when the layer has shared experts)
+/// </code>
+/// Experts are requested as units from an <see cref="IExpertSource"/>, so a cache can stand behind it.
+/// </summary>
+public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle router, float[]? selectionBias, IExpertSource experts,
+    FeedForward? shared = null)
+{
+    public int Layer { get; } = layer;
+
+    public RouterSpec Spec { get; } = spec;
+
+    /// <summary>Reads <c>State.Normed</c> and writes <c>State.BlockOut</c>.</summary>
+    public void Forward(Executor ex, int tokens)
+    {
+        var s = ex.State;
+        int hidden = router.RowLength, n = Spec.Experts, k = Spec.ExpertsUsed;
+        ex.Linear(router, s.Normed, tokens, s.RouterLogits);
+        for (int t = 0; t < tokens; t++)
+        {
+            Router.Route(Spec, s.RouterLogits.AsSpan(t * n, n), selectionBias, s.Chosen.AsSpan(t * k, k), s.ChosenWeights.AsSpan(t * k, k),
+                s.RouterScratch, ex.Level);
+            for (int j = 0; j < k; j++) ex.Counters.AddRouted(Layer, s.Chosen[t * k + j]);
+        }
+
+        var output = s.BlockOut.AsSpan(0, tokens * hidden);
+        output.Clear();
+        for (int e = 0; e < n; e++)
+        {
+            int rows = Gather(s, e, tokens, k, hidden);
+            if (rows == 0) continue;
+            var weights = experts.GetExpert(Layer, e);
+            int ffn = weights.Gate.Rows;
+            var input = s.ExpertInput.AsSpan(0, rows * hidden);
+            var g = s.Gate.AsSpan(0, rows * ffn);
+            var u = s.Up.AsSpan(0, rows * ffn);
+            ex.Linear(weights.Gate, input, rows, g);
+            ex.Linear(weights.Up, input, rows, u);
+            SwiGlu.Apply(g, u, g, ex.Level);
+            ex.Linear(weights.Down, g, rows, s.ExpertOutput);
+            for (int i = 0; i < rows; i++)
+            {
+                var target = output.Slice(s.ExpertTokens[i] * hidden, hidden);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(s.ExpertOutput.AsSpan(i * hidden, hidden), s.ExpertTokenWeights[i], target, target);
+            }
+        }
+
+        if (shared != null)
+        {
+            shared.Forward(ex, tokens, s.SharedOut);
+            System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
+        }
+    }
+
+    // Copies the inputs of the tokens that chose expert e into ExpertInput; returns how many.
+    private static int Gather(RunState s, int e, int tokens, int k, int hidden)
+    {
+        int rows = 0;
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                if (s.Chosen[t * k + j] != e) continue;
+                s.ExpertTokens[rows] = t;
+                s.ExpertTokenWeights[rows] = s.ChosenWeights[t * k + j];
+                s.Normed.AsSpan(t * hidden, hidden).CopyTo(s.ExpertInput.AsSpan(rows * hidden, hidden));
+                rows++;
+                break;
+            }
+        }
+        return rows;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using HybridEngine.Kernels;
+using HybridEngine.Models;
+
+namespace HybridEngine.Runtime;
+
+/// <summary>How a context is sized and run.</summary>
+/// <param name="Context">Positions the KV cache holds; 0 = the model's trained context.</param>
+/// <param name="BatchSize">Most tokens per forward step during prefill (longer prompts run in several steps).</param>
+/// <param name="Threads">Compute threads; 0 = all cores.</param>
+public sealed record ExecutorOptions(int Context = 0, int BatchSize = 64, int Threads = 0);
+
+/// <summary>
+/// Runs a model: owns the devices, the preallocated run state and KV cache of one context, and the counters.
+/// Prompts go through in batches (matrix-matrix kernels), single tokens through matrix-vector kernels.
+/// </summary>
+public sealed class Executor : IDisposable
+{
+    private readonly ComputePool _pool;
+    private readonly Dictionary<RopeParameters, RopeTable> _ropeTables = [];
+
+    public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null)
+    {
+        options ??= new ExecutorOptions();
+        Model = model;
+        var d = model.Dimensions;
+        Context = options.Context > 0 ? options.Context : d.TrainedContext;
+        if (Context <= 0) throw new ArgumentException("the context length must be positive");
+        int batch = Math.Clamp(options.BatchSize, 1, Context);
+        _pool = new ComputePool(options.Threads);
+        Level = Simd.Best;
+        Devices = DeviceSet.CpuOnly(_pool, Level);
+        State = new RunState(d, batch, Context, activationRowBytes);
+        Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth);
+        Counters = new RuntimeCounters(d.Layers, d.Experts);
+    }
+
+    public IModel Model { get; }
+    public int Context { get; }
+    public int Vocab => Model.Dimensions.Vocab;
+    public DeviceSet Devices { get; }
+    public SimdLevel Level { get; }
+    public ComputePool Pool => _pool;
+    public RunState State { get; }
+    public KvCache Cache { get; }
+    public RuntimeCounters Counters { get; }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at positions <paramref name="startPosition"/>.. and writes logits: for every
+    /// token ([tokens, vocab]) when <paramref name="allLogits"/>, else only the last token's ([vocab]).
+    /// Positions before <paramref name="startPosition"/> must already be in the cache from earlier calls.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, int startPosition, Span<float> logits, bool allLogits)
+    {
+        int n = tokens.Length;
+        if (n == 0) throw new ArgumentException("no tokens to run", nameof(tokens));
+        if (startPosition < 0 || startPosition + n > Context)
+            throw new ContextOverflowException(
+                $"{n} tokens at position {startPosition} need {startPosition + n} positions, but the context holds {Context}.");
+        int vocab = Vocab;
+        if (logits.Length < (allLogits ? n * vocab : vocab))
+            throw new ArgumentException($"the logits buffer holds {logits.Length} values, {(allLogits ? n : 1)}×{vocab} needed", nameof(logits));
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary (0..{vocab - 1})");
+
+        for (int done = 0; done < n; done += State.BatchSize)
+        {
+            int count = Math.Min(State.BatchSize, n - done);
+            bool last = done + count == n;
+            long start = Stopwatch.GetTimestamp();
+            tokens.Slice(done, count).CopyTo(State.Tokens);
+            for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
+            Model.Forward(this, count, allLogits);
+            Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
+            if (allLogits) State.Logits.AsSpan(0, count * vocab).CopyTo(logits[(done * vocab)..]);
+            else if (last) State.Logits.AsSpan(0, vocab).CopyTo(logits);
+        }
+    }
+
+    /// <summary>Logits of every token, [tokens, vocab] (allocates the result; for evaluation, not the decode loop).</summary>
+    public float[] Forward(ReadOnlySpan<int> tokens, int startPosition)
+    {
+        var logits = new float[tokens.Length * Vocab];
+        Forward(tokens, startPosition, logits, allLogits: true);
+        return logits;
+    }
+
+    /// <summary>The cos/sin table of <paramref name="parameters"/> for every position of this context, built on first use.</summary>
+    public RopeTable RopeTable(RopeParameters parameters)
+    {
+        if (!_ropeTables.TryGetValue(parameters, out var table))
+        {
+            table = new RopeTable(parameters, Context);
+            _ropeTables.Add(parameters, table);
+        }
+        return table;
+    }
+
+    /// <summary><c>y = W·x</c> for <paramref name="tokens"/> rows, on the device holding <paramref name="w"/>.</summary>
+    public void Linear(in TensorHandle w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
+        Devices.For(w.Location).MatMul(w.Matrix, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+
+    /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
+    public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
+        Devices.Cpu.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+
+    public void Dispose() => _pool.Dispose();
+}

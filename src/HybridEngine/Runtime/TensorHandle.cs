@@ -1,0 +1,66 @@
+using HybridEngine.Kernels;
+using HybridEngine.Quantization;
+
+namespace HybridEngine.Runtime;
+
+/// <summary>Where a tensor's bytes live. Today everything is a view of the memory-mapped file on the CPU.</summary>
+public enum TensorLocation { MappedFile }
+
+/// <summary>
+/// A weight matrix handed out by <see cref="WeightStore"/>: what model code computes with instead of file offsets.
+/// <see cref="Matrix"/> is valid while the store is open.
+/// </summary>
+public readonly struct TensorHandle
+{
+    internal TensorHandle(string name, WeightMatrix matrix, TensorLocation location)
+    {
+        Name = name;
+        Matrix = matrix;
+        Location = location;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The raw rows for the dot kernels: Rows = output width, RowLength = input width.</summary>
+    public WeightMatrix Matrix { get; }
+
+    public TensorLocation Location { get; }
+
+    public GgmlType Type => Matrix.Type;
+
+    /// <summary>Output width (ggml ne[1]).</summary>
+    public int Rows => Matrix.Rows;
+
+    /// <summary>Input width (ggml ne[0]).</summary>
+    public int RowLength => Matrix.RowLength;
+
+    public bool IsPresent => Name != null;
+
+    /// <summary>Dequantizes row <paramref name="row"/> into <paramref name="output"/> (RowLength values): embedding lookups.</summary>
+    public unsafe void DequantizeRow(int row, Span<float> output)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row), $"row {row} is outside {Name} (0..{Rows - 1})");
+        var info = QuantTypes.Get(Type);
+        var bytes = new ReadOnlySpan<byte>(Matrix.Row(row), (int)Matrix.RowBytes);
+        info.Dequantize!(bytes, output[..RowLength]);
+    }
+}
+
+/// <summary>The gate, up and down matrices of one routed expert: the unit experts are requested, cached and placed in.</summary>
+public readonly struct ExpertWeights(WeightMatrix gate, WeightMatrix up, WeightMatrix down)
+{
+    /// <summary>[ffn, hidden]</summary>
+    public WeightMatrix Gate { get; } = gate;
+
+    /// <summary>[ffn, hidden]</summary>
+    public WeightMatrix Up { get; } = up;
+
+    /// <summary>[hidden, ffn]</summary>
+    public WeightMatrix Down { get; } = down;
+}
+
+/// <summary>Hands out routed experts by (layer, expert). Today the weight store; later an expert cache.</summary>
+public interface IExpertSource
+{
+    ExpertWeights GetExpert(int layer, int expert);
+}

@@ -1,0 +1,156 @@
+using HybridEngine.Gguf;
+using HybridEngine.Kernels;
+using HybridEngine.Kernels.Dot;
+using HybridEngine.Quantization;
+
+namespace HybridEngine.Runtime;
+
+/// <summary>
+/// The weights of one model, handed out by GGUF tensor name (and routed experts by (layer, expert)) after checking
+/// presence, shape and quant type. Every handle is a view of the memory-mapped file for now; model code never sees
+/// a file offset, so a later store can return pinned, cached or device buffers without changing it.
+/// </summary>
+public sealed unsafe class WeightStore : IExpertSource
+{
+    private readonly GgufFile _file;
+    private readonly Dictionary<int, StackedExperts> _experts = [];
+    private readonly HashSet<string> _used = [];
+    private readonly List<float[]> _owned = [];
+
+    public WeightStore(GgufFile file) => _file = file;
+
+    public string FileName => Path.GetFileName(_file.Path);
+
+    /// <summary>The largest quantized activation row any handed-out matrix needs: sizes the scratch once.</summary>
+    public int MaxActivationRowBytes { get; private set; }
+
+    /// <summary>Names of the tensors handed out so far.</summary>
+    public IReadOnlyCollection<string> UsedTensors => _used;
+
+    public bool Contains(string name) => _file.FindTensor(name) != null;
+
+    /// <summary>A 2-D weight of shape {rowLength, rows} (ggml order: input width first).</summary>
+    public TensorHandle Matrix(string name, int rowLength, int rows)
+    {
+        var info = Require(name, rowLength, rows);
+        return new TensorHandle(name, MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength), TensorLocation.MappedFile);
+    }
+
+    /// <summary>As <see cref="Matrix"/>, or an absent handle when the file has no such tensor.</summary>
+    public TensorHandle OptionalMatrix(string name, int rowLength, int rows) =>
+        Contains(name) ? Matrix(name, rowLength, rows) : default;
+
+    /// <summary>A 1-D tensor (norm weights, biases) as floats, copied once at load.</summary>
+    public float[] Vector(string name, int length)
+    {
+        var info = Require(name, length);
+        var type = QuantTypes.Get(info.Type);
+        if (type.Dequantize is null || length % type.BlockSize != 0)
+            throw new ModelLoadException($"tensor '{name}' in {FileName} has quant type {type.Name}, which cannot be read as a vector.");
+        var values = new float[length];
+        type.Dequantize(_file.GetTensorData(info), values);
+        return values;
+    }
+
+    /// <summary>As <see cref="Vector"/>, or null when absent.</summary>
+    public float[]? OptionalVector(string name, int length) => Contains(name) ? Vector(name, length) : null;
+
+    /// <summary>
+    /// Declares the stacked routed-expert tensors of one layer: gate and up {hidden, ffn, experts}, down
+    /// {ffn, hidden, experts}. Expert e is the contiguous slab e of each (SPEC 3.2).
+    /// </summary>
+    public void RegisterExperts(int layer, string gate, string up, string down, int hidden, int ffn, int experts)
+    {
+        var g = Require(gate, hidden, ffn, experts);
+        var u = Require(up, hidden, ffn, experts);
+        var d = Require(down, ffn, hidden, experts);
+        var stacked = new StackedExperts(
+            MakeMatrix(g, _file.GetTensorPointer(g), ffn, hidden),
+            MakeMatrix(u, _file.GetTensorPointer(u), ffn, hidden),
+            MakeMatrix(d, _file.GetTensorPointer(d), hidden, ffn),
+            experts);
+        _experts[layer] = stacked;
+    }
+
+    /// <inheritdoc/>
+    public ExpertWeights GetExpert(int layer, int expert)
+    {
+        if (!_experts.TryGetValue(layer, out var s)) throw new ArgumentException($"layer {layer} has no routed experts");
+        if ((uint)expert >= (uint)s.Count) throw new ArgumentOutOfRangeException(nameof(expert), $"expert {expert} of {s.Count}");
+        return new ExpertWeights(Slice(s.Gate, expert), Slice(s.Up, expert), Slice(s.Down, expert));
+    }
+
+    /// <summary>
+    /// The per-head matrices of a 3-D tensor {rowLength, rows, heads} (e.g. MLA's attn_k_b, attn_v_b): head h is the
+    /// contiguous slab h, a [rows, rowLength] matrix.
+    /// </summary>
+    public WeightMatrix[] HeadMatrices(string name, int rowLength, int rows, int heads)
+    {
+        var info = Require(name, rowLength, rows, heads);
+        var first = MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength);
+        return Enumerable.Range(0, heads).Select(h => Slice(first, h)).ToArray();
+    }
+
+    /// <summary>Rows [first, first + count) of a handed-out matrix, as a matrix of their own.</summary>
+    public static WeightMatrix Rows(in TensorHandle handle, int first, int count)
+    {
+        if (first < 0 || count < 0 || first + count > handle.Rows) throw new ArgumentOutOfRangeException(nameof(first));
+        var m = handle.Matrix;
+        return new WeightMatrix(m.Data + first * m.RowBytes, m.Type, count, m.RowLength);
+    }
+
+    /// <summary>
+    /// An F32 matrix computed at load from other weights (e.g. a transposed slice for a layout the file does not
+    /// store). The store owns and pins its memory for the model's lifetime.
+    /// </summary>
+    public WeightMatrix Derived(float[] values, int rows, int rowLength)
+    {
+        if (values.Length != rows * rowLength) throw new ArgumentException($"{values.Length} values for [{rows}, {rowLength}]");
+        var pinned = GC.AllocateArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned, 0);
+        _owned.Add(pinned);
+        fixed (float* p = pinned)
+        {
+            var matrix = new WeightMatrix((byte*)p, GgmlType.F32, rows, rowLength);
+            MaxActivationRowBytes = Math.Max(MaxActivationRowBytes, ActivationQuantizer.RowBytes(matrix.DotType, rowLength));
+            return matrix;
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> of a handed-out matrix as floats.</summary>
+    public static void DequantizeRow(in WeightMatrix m, int row, Span<float> output) =>
+        QuantTypes.Get(m.Type).Dequantize!(new ReadOnlySpan<byte>(m.Row(row), (int)m.RowBytes), output[..m.RowLength]);
+
+    // The expert's rows inside a stacked tensor whose first matrix has the expert's own shape.
+    private static WeightMatrix Slice(in WeightMatrix first, int expert) =>
+        new(first.Data + expert * first.TotalBytes, first.Type, first.Rows, first.RowLength);
+
+    private GgufTensorInfo Require(string name, params long[] shape)
+    {
+        var info = _file.FindTensor(name)
+            ?? throw new ModelLoadException($"tensor '{name}' is missing from {FileName}.");
+        bool same = info.Shape.Length >= shape.Length && info.Shape.Skip(shape.Length).All(d => d == 1);
+        for (int i = 0; same && i < shape.Length; i++) same = info.Shape[i] == shape[i];
+        if (!same)
+            throw new ModelLoadException(
+                $"tensor '{name}' in {FileName} has shape {info.ShapeText}, expected {{{string.Join(", ", shape)}}}.");
+        _used.Add(name);
+        return info;
+    }
+
+    private WeightMatrix MakeMatrix(GgufTensorInfo info, byte* data, int rows, int rowLength)
+    {
+        if (!DotKernels.IsSupported(info.Type))
+        {
+            string name = QuantTypes.TryGet((uint)info.Type, out var t) ? t.Name : $"id {(uint)info.Type}";
+            throw new ModelLoadException(
+                $"tensor '{info.Name}' in {FileName} has quant type {name}, which has no CPU kernel; supported: " +
+                $"{string.Join(", ", DotKernels.SupportedTypes.Select(s => QuantTypes.Get(s).Name))}.");
+        }
+        var matrix = new WeightMatrix(data, info.Type, rows, rowLength);
+        MaxActivationRowBytes = Math.Max(MaxActivationRowBytes, ActivationQuantizer.RowBytes(matrix.DotType, rowLength));
+        return matrix;
+    }
+
+    private sealed record StackedExperts(WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down, int Count);
+}
