@@ -41,6 +41,7 @@ public static class AppConfiguration
             VramBudget = ParseSize(config["Memory:VramBudget"], "Memory:VramBudget (--vram-budget)"),
             ModelDirectory = config["Paths:ModelDirectory"] ?? "models",
             ProfileDirectory = config["Paths:ProfileDirectory"] ?? "profiles",
+            UserProfileDirectory = string.IsNullOrWhiteSpace(config["Paths:UserProfileDirectory"]) ? null : config["Paths:UserProfileDirectory"],
         };
         string? problem = options.Validate();
         return problem is null ? options : throw new UsageException(problem);

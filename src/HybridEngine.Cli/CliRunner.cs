@@ -35,6 +35,7 @@ public static class CliRunner
     {
         UsageException u => (2, u.Message),
         GgufFormatException g => (2, g.Message),
+        HybridEngine.Hardware.ProfileException p => (2, p.Message),
         FileNotFoundException f => (2, $"file not found: {f.FileName ?? f.Message}"),
         DirectoryNotFoundException d => (2, d.Message),
         NotSupportedException n => (2, n.Message),

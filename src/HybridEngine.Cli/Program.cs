@@ -5,4 +5,6 @@ using HybridEngine.Cli.Commands;
 var root = new RootCommand("HybridEngine: runs large Mixture-of-Experts models on ordinary machines.");
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(TuneCommand.Create());
+root.Subcommands.Add(ProfileCommand.Create());
 return CliRunner.Run(root, args);

@@ -22,7 +22,11 @@ public sealed record EngineOptions
     public long? VramBudget { get; init; }
 
     public string ModelDirectory { get; init; } = "models";
+    /// <summary>The project's shared profiles (Paths:ProfileDirectory).</summary>
     public string ProfileDirectory { get; init; } = "profiles";
+
+    /// <summary>The user's own profiles (Paths:UserProfileDirectory); null means the platform's configuration folder.</summary>
+    public string? UserProfileDirectory { get; init; }
 
     public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
 

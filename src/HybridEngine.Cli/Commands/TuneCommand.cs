@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Globalization;
+using HybridEngine.Configuration;
+using HybridEngine.Hardware;
+using HybridEngine.Tuner;
+
+namespace HybridEngine.Cli.Commands;
+
+/// <summary>
+/// <c>hybrid tune [--quick] [--out PATH] [--disk-path DIR] [--json]</c> (CLI.md): probes, measures, and writes the profile
+/// atomically (default <c>profiles/&lt;fingerprint&gt;.json</c>); progress on stderr, the summary (or with --json the
+/// profile) on stdout. Ctrl+C stops it without writing a profile.
+/// </summary>
+public static class TuneCommand
+{
+    /// <param name="output">Standard output when null.</param>
+    /// <param name="error">Standard error when null (progress bar and notes).</param>
+    /// <param name="options">Bound configuration; loaded from the command line when null.</param>
+    /// <param name="adjust">Lets tests shrink the budgets.</param>
+    public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
+        Func<TuneOptions, TuneOptions>? adjust = null)
+    {
+        var quick = new Option<bool>("--quick") { Description = "fewer, shorter measurements (under 15 s)" };
+        var outPath = new Option<string?>("--out") { Description = "profile file to write (default: profiles/<fingerprint>.json)" };
+        var diskPath = new Option<string?>("--disk-path") { Description = "folder whose disk is measured (default: Paths:ModelDirectory)" };
+        var json = new Option<bool>("--json") { Description = "print the profile as one JSON document" };
+        var command = new Command("tune", "Probes CPU, RAM, disk and GPUs, runs the micro-benchmarks and writes a hardware profile.");
+        command.Options.Add(quick);
+        command.Options.Add(outPath);
+        command.Options.Add(diskPath);
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            var stdout = output ?? Console.Out;
+            var stderr = error ?? Console.Error;
+            string folder = parse.GetValue(diskPath) ?? engine.ModelDirectory;
+            if (parse.GetValue(diskPath) is { } given && !Directory.Exists(given))
+                throw new UsageException($"--disk-path {given} is not an existing folder");
+
+            var snapshot = new HardwareProbe().Probe(folder);
+            var tune = parse.GetValue(quick) ? TuneOptions.QuickFor(snapshot, folder) : TuneOptions.FullFor(snapshot, folder);
+            if (adjust is not null) tune = adjust(tune);
+
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler? onCancel = null;
+            if (output is null)
+            {
+                onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+                Console.CancelKeyPress += onCancel;
+            }
+            HardwareProfile profile;
+            try { profile = ProfileResolver.RunWithProgress(snapshot, tune, stderr, cancel.Token); }
+            catch (OperationCanceledException) { stderr.WriteLine("tune interrupted: no profile written"); return 130; }
+            finally { if (onCancel is not null) Console.CancelKeyPress -= onCancel; }
+
+            var store = ProfileStore.FromOptions(engine);
+            string path = Path.GetFullPath(parse.GetValue(outPath) ?? store.PathFor(profile.Fingerprint));
+            ProfileJson.Save(profile, path);
+            foreach (string note in profile.Notes) stderr.WriteLine("note: " + note);
+            stderr.WriteLine($"profile written to {path}");
+            if (parse.GetValue(json)) stdout.WriteLine(ProfileJson.Serialize(profile));
+            else ProfileText.Write(profile, path, stdout);
+            stdout.Flush();
+            return 0;
+        });
+        return command;
+    }
+}

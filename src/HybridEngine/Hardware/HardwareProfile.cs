@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+
+namespace HybridEngine.Hardware;
+
+/// <summary>
+/// What <c>hybrid tune</c> learned about one machine, keyed by <see cref="Fingerprint"/>: the probe's snapshot, the
+/// micro-benchmark figures the planner needs and the settings the runtime will use. Shared as JSON
+/// (profiles/README.md describes the schema); holds no host name, user name, serial number or MAC address.
+/// </summary>
+public sealed record HardwareProfile(
+    int SchemaVersion,
+    string Fingerprint,
+    string ToolVersion,
+    DateTimeOffset CreatedUtc,
+    bool Quick,
+    HardwareSnapshot Hardware,
+    TuneMeasurements Measurements,
+    TunedSettings Settings,
+    ImmutableArray<string> Notes)
+{
+    /// <summary>The schema this build writes and reads. Bump it when a field changes meaning or becomes required.</summary>
+    public const int CurrentSchemaVersion = 1;
+}
+
+/// <summary>Memory read bandwidth with <paramref name="Threads"/> threads, GB/s (10⁹ bytes per second).</summary>
+public sealed record BandwidthPoint(int Threads, [property: JsonPropertyName("gbps")] double GBps);
+
+/// <summary>
+/// A quantized matrix-vector product y = W·x on the CPU: <paramref name="GBps"/> is weight bytes streamed per second,
+/// the figure that bounds decode speed; <paramref name="Gflops"/> counts 2·rows·columns per product.
+/// </summary>
+public sealed record MatVecPoint(string WeightType, string KernelPath, int Threads, int Rows, int Columns, [property: JsonPropertyName("gbps")] double GBps, double Gflops);
+
+/// <summary>Reads of <paramref name="BlockBytes"/> at random aligned offsets with <paramref name="QueueDepth"/> reads in flight.</summary>
+public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPropertyName("gbps")] double GBps);
+
+/// <summary>
+/// Disk read figures on a scratch file in the model folder. <paramref name="DirectIo"/> says whether the file system
+/// accepted O_DIRECT (if not, <paramref name="Direct"/> holds buffered figures and a note says so).
+/// <paramref name="BufferedColdGBps"/>: sequential buffered reads after the file was evicted from the page cache;
+/// <paramref name="PageCacheGBps"/>: the same reads with the file in the page cache.
+/// </summary>
+public sealed record DiskMeasurements(
+    string Path,
+    long FileBytes,
+    bool DirectIo,
+    ImmutableArray<DiskPoint> Direct,
+    [property: JsonPropertyName("bufferedColdGbps")] double? BufferedColdGBps,
+    [property: JsonPropertyName("pageCacheGbps")] double? PageCacheGBps);
+
+/// <summary>Everything measured; a section is null when its step was skipped (a note in the profile says why).</summary>
+public sealed record TuneMeasurements(
+    long MemoryBufferBytes,
+    ImmutableArray<BandwidthPoint> MemoryRead,
+    ImmutableArray<MatVecPoint> MatVec,
+    DiskMeasurements? Disk,
+    double WallSeconds);
+
+/// <summary>The settings the runtime takes from the profile (configuration and the command line may override them).</summary>
+/// <param name="Threads">Compute threads for decode.</param>
+/// <param name="KernelPath">scalar, vector128, avx2 or avx512 (as Engine:KernelPath).</param>
+/// <param name="IoBlockBytes">Direct-I/O read size for streamed experts.</param>
+/// <param name="IoQueueDepth">Reads kept in flight.</param>
+/// <param name="DirectIo">Whether streamed reads should bypass the page cache.</param>
+public sealed record TunedSettings(int Threads, string KernelPath, int IoBlockBytes, int IoQueueDepth, bool DirectIo);

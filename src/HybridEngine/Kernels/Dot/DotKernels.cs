@@ -1,0 +1,48 @@
+using HybridEngine.Quantization;
+
+namespace HybridEngine.Kernels.Dot;
+
+/// <summary>
+/// The CPU dot-product kernel for each weight type: <c>float dot(byte* weightRow, byte* activationRow, int blocks)</c>,
+/// where the activation row is already in the weight type's dot type (<see cref="QuantTypeInfo.DotType"/>,
+/// quantized by <see cref="ActivationQuantizer"/>) and <c>blocks</c> counts weight blocks (elements for float types).
+/// </summary>
+public static unsafe class DotKernels
+{
+    /// <summary>Every weight type with a dot kernel.</summary>
+    public static IReadOnlyList<GgmlType> SupportedTypes { get; } =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
+        GgmlType.IQ1_S, GgmlType.IQ1_M, GgmlType.IQ2_XXS, GgmlType.IQ2_XS, GgmlType.IQ3_XXS,
+    ];
+
+    public static bool IsSupported(GgmlType type) => SupportedTypes.Contains(type);
+
+    /// <summary>The kernel for <paramref name="type"/> at <paramref name="level"/> (capped at what this CPU runs).</summary>
+    public static delegate*<byte*, byte*, int, float> Get(GgmlType type, SimdLevel level)
+    {
+        level = Simd.Clamp(level);
+        return type switch
+        {
+            GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => FloatDot.For(type, level),
+            GgmlType.Q8_0 => Q8_0Dot.For(level),
+            GgmlType.Q4_0 => Q4_0Dot.For(level),
+            GgmlType.Q5_0 => Q5_0Dot.For(level),
+            GgmlType.IQ4_NL => IQ4_NLDot.For(level),
+            GgmlType.Q4_1 => Q4_1Dot.For(level, fiveBit: false),
+            GgmlType.Q5_1 => Q4_1Dot.For(level, fiveBit: true),
+            GgmlType.Q2_K => Q2_KDot.For(level),
+            GgmlType.Q3_K => Q3_KDot.For(level),
+            GgmlType.Q4_K => Q4_KDot.For(level),
+            GgmlType.Q5_K => Q5_KDot.For(level),
+            GgmlType.Q6_K => Q6_KDot.For(level),
+            GgmlType.IQ4_XS => IQ4_XSDot.For(level),
+            GgmlType.IQ1_S or GgmlType.IQ1_M => IQ1Dot.For(type, level),
+            GgmlType.IQ2_XXS or GgmlType.IQ2_XS => IQ2Dot.For(type, level),
+            GgmlType.IQ3_XXS => IQ3_XXSDot.For(level),
+            _ => throw new NotSupportedException(
+                $"No CPU dot kernel for weight type {type}; supported: {string.Join(", ", SupportedTypes)}."),
+        };
+    }
+}

@@ -1,0 +1,90 @@
+using HybridEngine.Kernels.Dot;
+
+namespace HybridEngine.Kernels;
+
+/// <summary>
+/// <c>y[t][n] = Σ_k W[n][k]·x[t][k]</c> for a batch of token rows, done the way ggml's CPU backend does it: each
+/// activation row is quantized once to the weight type's dot type, then every weight row is dotted block by block
+/// against every token with integer block sums scaled by the block scales. Rows are split across the pool; each
+/// weight row is read once from memory and dotted with all tokens while it is in cache.
+/// </summary>
+public static unsafe class MatMul
+{
+    /// <summary>Scratch bytes needed for <paramref name="tokens"/> quantized activation rows of <paramref name="w"/>.</summary>
+    public static int ScratchBytes(in WeightMatrix w, int tokens) => tokens * ActivationQuantizer.RowBytes(w.DotType, w.RowLength);
+
+    /// <summary>
+    /// Quantizes <paramref name="x"/> ([tokens, RowLength]) into <paramref name="scratch"/> and computes
+    /// <paramref name="y"/> ([tokens, Rows]).
+    /// </summary>
+    public static void Run(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch,
+        ComputePool? pool = null, SimdLevel? level = null)
+    {
+        var simd = Simd.Clamp(level ?? Simd.Best);
+        int actBytes = ActivationQuantizer.RowBytes(w.DotType, w.RowLength);
+        if (x.Length < tokens * w.RowLength) throw new ArgumentException($"x holds {x.Length} values, {tokens}×{w.RowLength} needed.");
+        if (scratch.Length < tokens * actBytes) throw new ArgumentException($"Scratch holds {scratch.Length} bytes, {tokens * actBytes} needed.");
+        fixed (float* px = x)
+        fixed (byte* ps = scratch)
+        {
+            for (int t = 0; t < tokens; t++)
+                ActivationQuantizer.QuantizeRow(w.DotType, px + (long)t * w.RowLength, w.RowLength, ps + (long)t * actBytes, simd);
+        }
+        RunQuantized(w, scratch[..(tokens * actBytes)], tokens, y, pool, simd);
+    }
+
+    /// <summary>
+    /// As <see cref="Run"/> with activations already quantized to <see cref="WeightMatrix.DotType"/> (one row of
+    /// <see cref="ActivationQuantizer.RowBytes"/> bytes per token): lets one quantization serve many matrices.
+    /// </summary>
+    public static void RunQuantized(in WeightMatrix w, ReadOnlySpan<byte> activations, int tokens, Span<float> y,
+        ComputePool? pool = null, SimdLevel? level = null)
+    {
+        var simd = Simd.Clamp(level ?? Simd.Best);
+        int actBytes = ActivationQuantizer.RowBytes(w.DotType, w.RowLength);
+        if (activations.Length < tokens * actBytes) throw new ArgumentException($"Activations hold {activations.Length} bytes, {tokens * actBytes} needed.");
+        if (y.Length < (long)tokens * w.Rows) throw new ArgumentException($"y holds {y.Length} values, {tokens}×{w.Rows} needed.");
+        fixed (byte* pa = activations)
+        fixed (float* py = y)
+        {
+            var job = new RowsJob
+            {
+                Dot = DotKernels.Get(w.Type, simd),
+                Weights = w.Data,
+                RowBytes = w.RowBytes,
+                Blocks = w.BlocksPerRow,
+                Activations = pa,
+                ActBytes = actBytes,
+                Tokens = tokens,
+                Output = py,
+                Rows = w.Rows,
+            };
+            if (pool is null) job.Execute(0, w.Rows);
+            else pool.Run(ref job, w.Rows, minChunk: 4);
+        }
+    }
+
+    /// <summary>Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once.</summary>
+    private struct RowsJob : IRangeJob
+    {
+        public delegate*<byte*, byte*, int, float> Dot;
+        public byte* Weights;
+        public long RowBytes;
+        public int Blocks;
+        public byte* Activations;
+        public int ActBytes;
+        public int Tokens;
+        public float* Output;   // [tokens, rows]
+        public int Rows;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                byte* row = Weights + r * RowBytes;
+                for (int t = 0; t < Tokens; t++)
+                    Output[(long)t * Rows + r] = Dot(row, Activations + (long)t * ActBytes, Blocks);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using HybridEngine.Hardware;
+using HybridEngine.Kernels;
+
+namespace HybridEngine.Tuner;
+
+/// <summary>
+/// Turns measurements into the settings the runtime uses. Where several choices are within a few percent of the best,
+/// the cheapest one wins (fewer threads leave cores for I/O; shallower queues and smaller blocks waste less on
+/// partial reads), because a few percent is within run-to-run noise.
+/// </summary>
+public static class SettingsChooser
+{
+    /// <summary>Fraction of the best figure that counts as "as good".</summary>
+    public const double Tolerance = 0.97;
+
+    public static TunedSettings Choose(TuneMeasurements m, CpuInfo cpu, string referenceType)
+    {
+        string path = ChooseKernelPath(m.MatVec) ?? Simd.Best.ToString().ToLowerInvariant();
+        int threads = ChooseThreads(m, path, referenceType) ?? Math.Max(1, cpu.AvailableProcessors);
+        var (block, depth) = ChooseIo(m.Disk);
+        return new TunedSettings(threads, path, block, depth, m.Disk?.DirectIo ?? true);
+    }
+
+    /// <summary>The fastest kernel path at the highest thread count measured for every path.</summary>
+    internal static string? ChooseKernelPath(IReadOnlyList<MatVecPoint> points)
+    {
+        var byPath = points.GroupBy(p => p.KernelPath).ToList();
+        if (byPath.Count == 0) return null;
+        return byPath.Select(g => (Path: g.Key, Best: g.Max(p => p.GBps))).MaxBy(x => x.Best).Path;
+    }
+
+    /// <summary>The fewest threads reaching <see cref="Tolerance"/> of the best matvec (else memory) throughput.</summary>
+    internal static int? ChooseThreads(TuneMeasurements m, string kernelPath, string referenceType)
+    {
+        var figures = m.MatVec.Where(p => p.KernelPath == kernelPath && p.WeightType == referenceType)
+            .Select(p => (p.Threads, p.GBps)).ToList();
+        if (figures.Count == 0) figures = m.MemoryRead.Select(p => (p.Threads, p.GBps)).ToList();
+        if (figures.Count == 0) return null;
+        double best = figures.Max(f => f.GBps);
+        return figures.Where(f => f.GBps >= Tolerance * best).Min(f => f.Threads);
+    }
+
+    /// <summary>The shallowest queue, then the smallest block, reaching <see cref="Tolerance"/> of the best direct read; 1 MiB × 4 when unmeasured.</summary>
+    internal static (int Block, int Depth) ChooseIo(DiskMeasurements? disk)
+    {
+        if (disk is null || disk.Direct.IsDefaultOrEmpty) return (1 << 20, 4);
+        double best = disk.Direct.Max(p => p.GBps);
+        var pick = disk.Direct.Where(p => p.GBps >= Tolerance * best).OrderBy(p => p.QueueDepth).ThenBy(p => p.BlockBytes).First();
+        return (pick.BlockBytes, pick.QueueDepth);
+    }
+}

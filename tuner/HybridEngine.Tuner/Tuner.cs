@@ -1,0 +1,103 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Reflection;
+using HybridEngine.Hardware;
+using HybridEngine.Kernels;
+using HybridEngine.Quantization;
+
+namespace HybridEngine.Tuner;
+
+/// <summary>Where the tuner is: a step name and the fraction of all work done (0..1).</summary>
+public readonly record struct TuneProgress(string Step, double Fraction);
+
+/// <summary>
+/// Runs the micro-benchmarks on a probed machine and returns its profile: memory read bandwidth per thread count,
+/// CPU matvec throughput per weight type, thread count and kernel path, and disk bandwidth. It writes nothing but a
+/// scratch file it removes; saving the profile (atomically) is the caller's choice, so an interrupted tune leaves no
+/// profile at all.
+/// </summary>
+public static class HardwareTuner
+{
+    public static string ToolVersion { get; } =
+        typeof(HardwareTuner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(HardwareTuner).Assembly.GetName().Version?.ToString() ?? "0";
+
+    public static HardwareProfile Run(HardwareSnapshot hardware, TuneOptions options, Action<TuneProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var notes = new List<string>();
+        var threadCounts = options.ThreadCounts.IsDefaultOrEmpty ? TuneOptions.DefaultThreadCounts(hardware.Cpu) : options.ThreadCounts;
+        var types = options.MatVecTypes.Where(t => QuantTypes.Get(t).Quantize is not null).ToList();
+        var paths = options.CompareKernelPaths ? Simd.Available.ToList() : [Simd.Best];
+        bool disk = options.DiskFileBytes > 0;
+
+        // Work units, for the progress fraction.
+        int total = threadCounts.Length
+            + types.Count * threadCounts.Length + (types.Count > 0 ? paths.Count - 1 : 0)
+            + (disk ? 3 + options.DiskBlockSizes.Length * options.DiskQueueDepths.Length : 0);
+        int done = 0;
+        string step = "";
+        void Advance() => progress?.Invoke(new TuneProgress(step, Math.Min(1.0, ++done / (double)Math.Max(1, total))));
+        void Begin(string name)
+        {
+            step = name;
+            progress?.Invoke(new TuneProgress(step, done / (double)Math.Max(1, total)));
+        }
+
+        var memory = ImmutableArray.CreateBuilder<BandwidthPoint>();
+        foreach (int threads in threadCounts)
+        {
+            Begin($"memory bandwidth, {threads} thread{(threads == 1 ? "" : "s")}");
+            cancel.ThrowIfCancellationRequested();
+            memory.Add(new BandwidthPoint(threads, MemoryBandwidth.MeasureRead(threads, options.MemoryBufferBytes, options.MemoryBudget)));
+            Advance();
+        }
+
+        var matvec = new List<MatVecPoint>();
+        if (types.Count > 0)
+        {
+            using var bench = new MatVecThroughput(options.MatVecWeightBytes, options.MatVecColumns);
+            // Every thread count on the best path; the other paths only at the widest thread count, to pick the path.
+            Begin($"matvec {QuantTypes.Get(types[0]).Name}");
+            matvec.AddRange(bench.Measure(types[0], threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
+            var others = paths.Where(p => p != Simd.Best).ToList();
+            if (others.Count > 0)
+            {
+                Begin("kernel paths");
+                // A smaller matrix: the scalar path is ~10x slower and only its rank matters here.
+                matvec.AddRange(bench.Measure(types[0], [threadCounts.Max()], others, options.MatVecBudget, cancel, Advance, maxBytes: 64L << 20));
+            }
+            foreach (var type in types.Skip(1))
+            {
+                Begin($"matvec {QuantTypes.Get(type).Name}");
+                matvec.AddRange(bench.Measure(type, threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
+            }
+        }
+        foreach (var skipped in options.MatVecTypes.Except(types)) notes.Add($"matvec: {QuantTypes.Get(skipped).Name} skipped, it has no quantizer to build test rows");
+
+        DiskMeasurements? diskFigures = null;
+        if (disk)
+        {
+            Begin("disk");
+            var space = new DriveInfo(DiskBandwidth.ExistingFolder(options.DiskFolder)).AvailableFreeSpace;
+            long bytes = Math.Min(options.DiskFileBytes, space / 4);
+            if (bytes < (16L << 20)) notes.Add($"disk: skipped, only {space >> 20} MiB free at {PathPrivacy.Redact(options.DiskFolder)}");
+            else diskFigures = DiskBandwidth.Measure(options.DiskFolder, bytes, options.DiskBlockSizes, options.DiskQueueDepths, options.DiskBudget, notes, cancel, Advance);
+        }
+
+        var measurements = new TuneMeasurements(options.MemoryBufferBytes, memory.ToImmutable(), matvec.ToImmutableArray(), diskFigures, clock.Elapsed.TotalSeconds);
+        string reference = types.Count > 0 ? QuantTypes.Get(types[0]).Name : "";
+        var settings = SettingsChooser.Choose(measurements, hardware.Cpu, reference);
+        progress?.Invoke(new TuneProgress("done", 1));
+        return new HardwareProfile(
+            HardwareProfile.CurrentSchemaVersion,
+            HardwareFingerprint.Compute(hardware),
+            ToolVersion,
+            DateTimeOffset.UtcNow,
+            options.Quick,
+            hardware,
+            measurements,
+            settings,
+            notes.ToImmutableArray());
+    }
+}
