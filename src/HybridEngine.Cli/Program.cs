@@ -7,4 +7,5 @@ root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TuneCommand.Create());
 root.Subcommands.Add(ProfileCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 return CliRunner.Run(root, args);

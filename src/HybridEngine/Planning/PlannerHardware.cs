@@ -59,7 +59,11 @@ public sealed record PlannerHardware(
         new(ramBytes, DefaultMemoryReadGBps, ImmutableSortedDictionary<string, double>.Empty.WithComparers(StringComparer.Ordinal),
             DefaultDiskReadGBps, [], Assumed: true, source);
 
-    /// <summary>Bytes per second the CPU streams weights of <paramref name="typeName"/>: its matvec figure, else memory bandwidth.</summary>
-    public double CpuReadBytesPerSecond(string typeName) =>
-        (MatVecGBps.TryGetValue(typeName, out double g) && g > 0 ? g : MemoryReadGBps) * 1e9;
+    /// <summary>Bytes per second the CPU streams weights of <paramref name="typeName"/> (any case): its matvec figure, else memory bandwidth.</summary>
+    public double CpuReadBytesPerSecond(string typeName)
+    {
+        foreach (var (type, gbps) in MatVecGBps)
+            if (gbps > 0 && string.Equals(type, typeName, StringComparison.OrdinalIgnoreCase)) return gbps * 1e9;
+        return MemoryReadGBps * 1e9;
+    }
 }
