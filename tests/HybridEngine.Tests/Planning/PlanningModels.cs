@@ -69,10 +69,11 @@ internal static class PlanningModels
         }
     }
 
-    /// <summary>Q4_K_M-like mix (SPEC 4.7): expert down at Q6_K in llama-quant's use_more_bits layers, else Q4_K; 1-D tensors F32.</summary>
+    /// <summary>Q4_K_M-like mix (SPEC 4.7) over a Q4_K plan: ffn_down at Q6_K in llama-quant's use_more_bits layers, attn_v_b and the embeddings at Q6_K.</summary>
     public static GgmlType Q4KM(PlannedTensor p, int layers)
     {
-        if (p.Type == GgmlType.F32) return GgmlType.F32;
+        // Rows the synth writer could not store as Q4_K (not a multiple of 256) keep its fallback type.
+        if (p.Type != GgmlType.Q4_K) return p.Type;
         if (p.Tensor.Name.Contains("ffn_down", StringComparison.Ordinal) && TryLayer(p.Tensor.Name, out int i) && UseMoreBits(i, layers))
             return GgmlType.Q6_K;
         return p.Tensor.Name.Contains("attn_v_b", StringComparison.Ordinal) || p.Tensor.Name.Contains("token_embd", StringComparison.Ordinal) ? GgmlType.Q6_K : GgmlType.Q4_K;
