@@ -20,6 +20,7 @@ public static class DiskBandwidth
     {
         string dir = ExistingFolder(folder);
         fileBytes = Math.Max(blockSizes.Max(), fileBytes / SequentialChunk * SequentialChunk);
+        if (!Directory.Exists(folder)) notes.Add($"disk: {PathPrivacy.Redact(folder)} does not exist yet; measured in its nearest existing parent folder");
         string scratch = Path.Combine(dir, $".hybrid-tune-{Guid.NewGuid():N}.tmp");
         try
         {
@@ -30,7 +31,7 @@ public static class DiskBandwidth
             bool direct;
             using (var handle = DirectFile.OpenRead(scratch, out direct))
             {
-                if (!direct) notes.Add($"disk: the file system at {PathPrivacy.Redact(dir)} refused O_DIRECT, so the block-size figures went through the page cache");
+                if (!direct) notes.Add($"disk: the file system at {PathPrivacy.Redact(folder)} refused O_DIRECT, so the block-size figures went through the page cache");
                 foreach (int block in blockSizes)
                 {
                     foreach (int depth in queueDepths)
@@ -53,7 +54,7 @@ public static class DiskBandwidth
                 cached = SequentialReads(handle, fileBytes, budget, cancel);
                 afterEach?.Invoke();
             }
-            return new DiskMeasurements(PathPrivacy.Redact(dir), fileBytes, direct, points.ToImmutable(), cold, cached);
+            return new DiskMeasurements(PathPrivacy.Redact(folder), fileBytes, direct, points.ToImmutable(), cold, cached);
         }
         finally
         {

@@ -15,25 +15,34 @@ public static class SettingsChooser
 
     public static TunedSettings Choose(TuneMeasurements m, CpuInfo cpu, string referenceType)
     {
-        string path = ChooseKernelPath(m.MatVec) ?? Simd.Best.ToString().ToLowerInvariant();
+        string path = ChooseKernelPath(m.MatVec, referenceType) ?? Simd.Best.ToString().ToLowerInvariant();
         int threads = ChooseThreads(m, path, referenceType) ?? Math.Max(1, cpu.AvailableProcessors);
         var (block, depth) = ChooseIo(m.Disk);
         return new TunedSettings(threads, path, block, depth, m.Disk?.DirectIo ?? true);
     }
 
-    /// <summary>The fastest kernel path at the highest thread count measured for every path.</summary>
-    internal static string? ChooseKernelPath(IReadOnlyList<MatVecPoint> points)
+    /// <summary>
+    /// The fastest kernel path for the reference weight type, compared like for like: among the points of the
+    /// smallest matrix (the comparison run) at the highest thread count measured there. One path measured: that one.
+    /// </summary>
+    internal static string? ChooseKernelPath(IReadOnlyList<MatVecPoint> points, string referenceType)
     {
-        var byPath = points.GroupBy(p => p.KernelPath).ToList();
-        if (byPath.Count == 0) return null;
-        return byPath.Select(g => (Path: g.Key, Best: g.Max(p => p.GBps))).MaxBy(x => x.Best).Path;
+        var candidates = points.Where(p => p.WeightType == referenceType).ToList();
+        if (candidates.Count == 0) return null;
+        if (candidates.Select(p => p.KernelPath).Distinct().Count() == 1) return candidates[0].KernelPath;
+        int rows = candidates.Min(p => p.Rows);
+        var comparison = candidates.Where(p => p.Rows == rows).ToList();
+        int threads = comparison.Max(p => p.Threads);
+        return comparison.Where(p => p.Threads == threads).MaxBy(p => p.GBps)!.KernelPath;
     }
 
-    /// <summary>The fewest threads reaching <see cref="Tolerance"/> of the best matvec (else memory) throughput.</summary>
+    /// <summary>The fewest threads reaching <see cref="Tolerance"/> of the best full-size matvec (else memory) throughput.</summary>
     internal static int? ChooseThreads(TuneMeasurements m, string kernelPath, string referenceType)
     {
-        var figures = m.MatVec.Where(p => p.KernelPath == kernelPath && p.WeightType == referenceType)
-            .Select(p => (p.Threads, p.GBps)).ToList();
+        // The full-size runs only: the kernel-path comparison used a smaller, partly cache-resident matrix.
+        var runs = m.MatVec.Where(p => p.KernelPath == kernelPath && p.WeightType == referenceType).ToList();
+        int rows = runs.Count > 0 ? runs.Max(p => p.Rows) : 0;
+        var figures = runs.Where(p => p.Rows == rows).Select(p => (p.Threads, p.GBps)).ToList();
         if (figures.Count == 0) figures = m.MemoryRead.Select(p => (p.Threads, p.GBps)).ToList();
         if (figures.Count == 0) return null;
         double best = figures.Max(f => f.GBps);

@@ -33,7 +33,7 @@ public static class HardwareTuner
 
         // Work units, for the progress fraction.
         int total = threadCounts.Length
-            + types.Count * threadCounts.Length + (types.Count > 0 ? paths.Count - 1 : 0)
+            + types.Count * threadCounts.Length + (types.Count > 0 && paths.Count > 1 ? paths.Count : 0)
             + (disk ? 3 + options.DiskBlockSizes.Length * options.DiskQueueDepths.Length : 0);
         int done = 0;
         string step = "";
@@ -57,15 +57,15 @@ public static class HardwareTuner
         if (types.Count > 0)
         {
             using var bench = new MatVecThroughput(options.MatVecWeightBytes, options.MatVecColumns);
-            // Every thread count on the best path; the other paths only at the widest thread count, to pick the path.
+            // Every thread count on the widest path, for every type.
             Begin($"matvec {QuantTypes.Get(types[0]).Name}");
             matvec.AddRange(bench.Measure(types[0], threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
-            var others = paths.Where(p => p != Simd.Best).ToList();
-            if (others.Count > 0)
+            if (paths.Count > 1)
             {
+                // Every path on one smaller matrix at the widest thread count: only the ranking matters here, and the
+                // scalar path is ~10x slower than the vector ones.
                 Begin("kernel paths");
-                // A smaller matrix: the scalar path is ~10x slower and only its rank matters here.
-                matvec.AddRange(bench.Measure(types[0], [threadCounts.Max()], others, options.MatVecBudget, cancel, Advance, maxBytes: 64L << 20));
+                matvec.AddRange(bench.Measure(types[0], [threadCounts.Max()], paths, options.MatVecBudget, cancel, Advance, maxBytes: 64L << 20));
             }
             foreach (var type in types.Skip(1))
             {

@@ -17,8 +17,9 @@ public static class TuneCommand
     /// <param name="error">Standard error when null (progress bar and notes).</param>
     /// <param name="options">Bound configuration; loaded from the command line when null.</param>
     /// <param name="adjust">Lets tests shrink the budgets.</param>
+    /// <param name="interrupt">Stops the tune as Ctrl+C does (tests).</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
-        Func<TuneOptions, TuneOptions>? adjust = null)
+        Func<TuneOptions, TuneOptions>? adjust = null, CancellationToken interrupt = default)
     {
         var quick = new Option<bool>("--quick") { Description = "fewer, shorter measurements (under 15 s)" };
         var outPath = new Option<string?>("--out") { Description = "profile file to write (default: profiles/<fingerprint>.json)" };
@@ -42,7 +43,7 @@ public static class TuneCommand
             var tune = parse.GetValue(quick) ? TuneOptions.QuickFor(snapshot, folder) : TuneOptions.FullFor(snapshot, folder);
             if (adjust is not null) tune = adjust(tune);
 
-            using var cancel = new CancellationTokenSource();
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
             ConsoleCancelEventHandler? onCancel = null;
             if (output is null)
             {
@@ -57,9 +58,12 @@ public static class TuneCommand
             var store = ProfileStore.FromOptions(engine);
             string path = Path.GetFullPath(parse.GetValue(outPath) ?? store.PathFor(profile.Fingerprint));
             ProfileJson.Save(profile, path);
-            foreach (string note in profile.Notes) stderr.WriteLine("note: " + note);
             stderr.WriteLine($"profile written to {path}");
-            if (parse.GetValue(json)) stdout.WriteLine(ProfileJson.Serialize(profile));
+            if (parse.GetValue(json))
+            {
+                foreach (string note in profile.Notes) stderr.WriteLine("note: " + note);
+                stdout.WriteLine(ProfileJson.Serialize(profile));
+            }
             else ProfileText.Write(profile, path, stdout);
             stdout.Flush();
             return 0;

@@ -21,7 +21,7 @@ internal static class DiskProbe
         var mount = FindMount(files.ReadText("/proc/self/mountinfo"), path);
         if (mount is null)
         {
-            return new DiskInfo(PathPrivacy.Redact(path), HardwareSnapshot.Unknown, HardwareSnapshot.Unknown, HardwareSnapshot.Unknown, HardwareSnapshot.Unknown,
+            return new DiskInfo(PathPrivacy.Redact(folder), HardwareSnapshot.Unknown, HardwareSnapshot.Unknown, HardwareSnapshot.Unknown, HardwareSnapshot.Unknown,
                 DiskKinds.Unknown, null, null, null, space?.Free, space?.Total);
         }
         var m = mount.Value;
@@ -49,7 +49,7 @@ internal static class DiskProbe
             model = !string.IsNullOrEmpty(modelText) ? modelText : driver ?? HardwareSnapshot.Unknown;
             if (kind == DiskKinds.Unknown) kind = Classify(disk, driver, vendor, model, rotational);
         }
-        return new DiskInfo(PathPrivacy.Redact(path), PathPrivacy.Redact(m.MountPoint), m.FileSystem, disk ?? HardwareSnapshot.Unknown, model, kind,
+        return new DiskInfo(PathPrivacy.Redact(folder), PathPrivacy.Redact(m.MountPoint), m.FileSystem, disk ?? HardwareSnapshot.Unknown, model, kind,
             rotational, logical, physical, space?.Free, space?.Total);
     }
 

@@ -75,7 +75,7 @@ public static class DiskKinds
 }
 
 /// <summary>The storage behind the model folder.</summary>
-/// <param name="Path">The folder asked about (models live there).</param>
+/// <param name="Path">The folder asked about (models live there), as given: a relative path stays relative, so shared profiles carry no local layout.</param>
 /// <param name="Device">Kernel name of the whole disk (nvme0n1, sda, vda), or unknown.</param>
 /// <param name="Kind">One of <see cref="DiskKinds"/>.</param>
 public sealed record DiskInfo(
