@@ -34,18 +34,36 @@ public sealed record PlannerHardware(
     /// <summary>Dedicated GPU bandwidth assumed when nothing was measured: a mid-range card.</summary>
     public const double DefaultGpuReadGBps = 250;
 
-    /// <summary>The figures of a tuned profile; any missing measurement falls back to a default and sets <see cref="Assumed"/>.</summary>
+    /// <summary>
+    /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
+    /// count and kernel path, disk bandwidth at the tuned block size and queue depth (the best point when the tuned
+    /// one was not measured). A missing measurement falls back to a default and sets <see cref="Assumed"/>.
+    /// </summary>
     public static PlannerHardware FromProfile(HardwareProfile profile, string source)
     {
         var m = profile.Measurements;
+        var tuned = profile.Settings;
         bool assumed = false;
-        double memory = m.MemoryRead.IsDefaultOrEmpty ? 0 : m.MemoryRead.Max(p => p.GBps);
+        var memoryPoints = m.MemoryRead.IsDefault ? [] : m.MemoryRead;
+        double memory = memoryPoints.Where(p => p.Threads == tuned.Threads).Select(p => p.GBps).DefaultIfEmpty(memoryPoints.Select(p => p.GBps).DefaultIfEmpty(0).Max()).Max();
         if (memory <= 0) { memory = DefaultMemoryReadGBps; assumed = true; }
+
         var matvec = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
-        if (!m.MatVec.IsDefaultOrEmpty)
-            foreach (var group in m.MatVec.GroupBy(p => p.WeightType.ToLowerInvariant()))
-                matvec[group.Key] = group.Max(p => p.GBps);
-        double disk = m.Disk is { Direct.IsDefaultOrEmpty: false } d ? d.Direct.Max(p => p.GBps) : m.Disk?.BufferedColdGBps ?? 0;
+        foreach (var group in (m.MatVec.IsDefault ? [] : m.MatVec).GroupBy(p => p.WeightType.ToLowerInvariant()))
+        {
+            var sameKernel = group.Where(p => p.KernelPath == tuned.KernelPath).ToList();
+            var points = sameKernel.Count > 0 ? sameKernel : group.ToList();
+            var atThreads = points.Where(p => p.Threads == tuned.Threads).ToList();
+            matvec[group.Key] = (atThreads.Count > 0 ? atThreads : points).Max(p => p.GBps);
+        }
+
+        double disk = 0;
+        if (m.Disk is { } d)
+        {
+            var direct = d.Direct.IsDefault ? [] : d.Direct;
+            var atSettings = direct.Where(p => p.BlockBytes == tuned.IoBlockBytes && p.QueueDepth == tuned.IoQueueDepth).ToList();
+            disk = atSettings.Count > 0 ? atSettings.Max(p => p.GBps) : direct.Length > 0 ? direct.Max(p => p.GBps) : d.BufferedColdGBps ?? 0;
+        }
         if (disk <= 0) { disk = DefaultDiskReadGBps; assumed = true; }
         var mem = profile.Hardware.Memory;
         var gpus = profile.Hardware.Gpus.IsDefault ? [] : profile.Hardware.Gpus
