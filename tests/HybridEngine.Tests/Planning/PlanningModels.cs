@@ -93,10 +93,10 @@ internal static class PlanningModels
 
     public const long GiB = 1L << 30;
 
-    /// <summary>A 16 GB laptop: dual-channel LPDDR5, a PCIe 4 NVMe drive, an integrated GPU.</summary>
+    /// <summary>A 16 GB laptop: dual-channel LPDDR5, a PCIe 4 NVMe drive, an integrated GPU that reports 4 GiB of shared memory.</summary>
     public static PlannerHardware Laptop16(bool withIntegratedGpu = true) => new(
         16 * GiB, 60, ImmutableSortedDictionary<string, double>.Empty.Add("q4_K", 45), 5,
-        withIntegratedGpu ? [new PlannerGpu("iGPU", Integrated: true, MemoryBytes: 0, ReadGBps: null)] : [], Assumed: false, "laptop-16g");
+        withIntegratedGpu ? [new PlannerGpu("iGPU", Integrated: true, MemoryBytes: 4 * GiB, ReadGBps: null)] : [], Assumed: false, "laptop-16g");
 
     /// <summary>A 64 GB desktop with an 8 GB GPU.</summary>
     public static PlannerHardware Desktop64Gpu8() => new(
