@@ -46,7 +46,7 @@ public sealed record ExpertStats(string Source, string Model, long Tokens, Immut
         return null;
     }
 
-    /// <summary>Per-expert share of the layer's routings (sums to 1; uniform when the layer has no counts).</summary>
+    /// <summary>Per-expert share of the routings of <c>Layers[layerIndex]</c> (sums to 1; uniform when the layer has no counts).</summary>
     public double[] Shares(int layerIndex)
     {
         var counts = Layers[layerIndex].Counts;

@@ -21,7 +21,15 @@ namespace HybridEngine.Planning;
 /// RAM budget. It covers everything the process holds: resident weights, pinned experts, the expert cache, the KV
 /// cache and scratch for the context length, direct-I/O buffers and <see cref="RuntimeOverheadBytes"/>. With measured
 /// statistics, <see cref="MeasuredPinnedShare"/> of the expert RAM pins the most popular experts and the rest is a
-/// dynamic cache; with only a prior (uniform or router bias) nothing is pinned and all of it is cache.
+/// dynamic cache; with only a prior (uniform or router bias) nothing is pinned and all of it is cache. The KV cache and
+/// scratch are counted in RAM even when a GPU holds weights (the CPU runs attention until a GPU executor exists); a GPU
+/// that holds weights also keeps one scratch's worth of activations.
+/// </para>
+/// <para>
+/// Predictions. Per token, every weight is read p·bytes times from its tier: at the CPU's measured matvec rate for its
+/// type (else memory bandwidth) in RAM, at memory bandwidth on an integrated GPU, at the GPU's rate on a dedicated one;
+/// attention also reads half the KV cache on average. Missed experts (<see cref="ExpertCacheModel"/>) are read at the
+/// disk's direct-I/O rate, not overlapped with compute. tokens/s = 1 / (memory time + disk time).
 /// </para>
 /// </summary>
 public static class Planner
@@ -144,7 +152,7 @@ public static class Planner
         // Attention reads the KV cache: on average half of it over a context that fills from empty.
         compute += kv / 2.0 / memoryRate;
         double diskSeconds = diskBytes / (hardware.DiskReadGBps * 1e9);
-        double tokensPerSecond = 1.0 / (compute + diskSeconds);
+        double tokensPerSecond = compute + diskSeconds > 0 ? 1.0 / (compute + diskSeconds) : 0; // 0: nothing to read (an empty model)
         if (hardware.Assumed) notes.Add("some hardware figures are assumptions, not measurements: run `hybrid tune` for a measured plan");
         if (streams) notes.Add("the disk time is not overlapped with compute; prefetch can only make decode faster than predicted");
 
