@@ -126,6 +126,19 @@ public sealed class ModelInventoryTests
     }
 
     [Fact]
+    public void DeepSeekV2LiteHeaderMatchesTheSpecParameterCounts()
+    {
+        // SPEC 4.7, V2-Lite column, at F32.
+        var lite = PlanningModels.HeaderOnly(SyntheticModels.Spec("deepseek2", "v2lite"), GgmlType.F32);
+        Assert.Equal(14_394_851_328L * 4, lite.RoutedExpertBytes);
+        Assert.Equal(449_839_104L * 4, lite.ClassBytes[TensorClass.SharedExperts]);
+        Assert.Equal(67_239_936L * 4, lite.ClassBytes[TensorClass.DenseFfn]);
+        Assert.Equal(371_589_120L * 4, lite.ClassBytes[TensorClass.Attention]);
+        Assert.Equal(15_706_484_224L * 4, lite.TotalBytes);
+        Assert.Equal(26 * 64, lite.ExpertCount);
+    }
+
+    [Fact]
     public void KvCacheBytesPerTokenFollowTheAttentionKind()
     {
         // deepseek2 caches the MLA latent and rope key: 61 layers × (512 + 64) × 2 bytes.
