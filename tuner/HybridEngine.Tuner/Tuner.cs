@@ -79,10 +79,19 @@ public static class HardwareTuner
         if (disk)
         {
             Begin("disk");
-            var space = new DriveInfo(DiskBandwidth.ExistingFolder(options.DiskFolder)).AvailableFreeSpace;
-            long bytes = Math.Min(options.DiskFileBytes, space / 4);
-            if (bytes < (16L << 20)) notes.Add($"disk: skipped, only {space >> 20} MiB free at {PathPrivacy.Redact(options.DiskFolder)}");
-            else diskFigures = DiskBandwidth.Measure(options.DiskFolder, bytes, options.DiskBlockSizes, options.DiskQueueDepths, options.DiskBudget, notes, cancel, Advance);
+            // Free space comes from the probe's snapshot (the probe is the one reader of file-system facts).
+            long? free = hardware.Disk.FreeBytes;
+            long bytes = free is long f ? Math.Min(options.DiskFileBytes, f / 4) : options.DiskFileBytes;
+            if (bytes < (16L << 20)) notes.Add($"disk: skipped, only {(free ?? 0) >> 20} MiB free at {PathPrivacy.Redact(options.DiskFolder)}");
+            else
+            {
+                try { diskFigures = DiskBandwidth.Measure(options.DiskFolder, bytes, options.DiskBlockSizes, options.DiskQueueDepths, options.DiskBudget, notes, cancel, Advance); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // A read-only or full model folder costs the disk figures, not the whole tune.
+                    notes.Add($"disk: skipped, the scratch file could not be written or read ({e.Message})");
+                }
+            }
         }
 
         var measurements = new TuneMeasurements(options.MemoryBufferBytes, memory.ToImmutable(), matvec.ToImmutableArray(), diskFigures, clock.Elapsed.TotalSeconds);

@@ -45,15 +45,16 @@ public sealed class ProfileStore
     /// A relative project folder is looked for in the current folder and then in its parents (so commands run from a
     /// sub-folder of the checkout still find <c>profiles/</c>); if none exists it is taken relative to the current folder.
     /// </summary>
-    public static string ResolveProjectDirectory(string configured)
+    public static string ResolveProjectDirectory(string configured, string? startFolder = null)
     {
         if (Path.IsPathRooted(configured)) return Path.GetFullPath(configured);
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        string start = startFolder ?? Environment.CurrentDirectory;
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, configured);
             if (Directory.Exists(candidate)) return candidate;
         }
-        return Path.GetFullPath(configured);
+        return Path.GetFullPath(Path.Combine(start, configured));
     }
 
     /// <summary>The default file for a fingerprint in one of the two folders.</summary>

@@ -1,15 +1,18 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using HybridEngine.Quantization;
+using HybridEngine.Quantization.Formats;
 
 namespace HybridEngine.Kernels;
 
 /// <summary>
 /// Quantizes activation rows to the type a weight type's CPU dot product pairs with (SPEC 2.9,
-/// <see cref="QuantTypeInfo.DotType"/>), the way ggml's reference quantizers do:
+/// <see cref="QuantTypeInfo.DotType"/>), bit for bit as llama.cpp's x86 CPU backend does (on every SIMD level):
 /// <list type="bullet">
-/// <item>Q8_0 (per 32): <c>d = max|x|/127</c> stored fp16, <c>q = roundf(x·(1/d))</c> (ties away from zero).</item>
-/// <item>Q8_1 (per 32): as Q8_0, plus <c>s = fp16(d·Σq)</c> with d unrounded.</item>
+/// <item>Q8_0 (per 32): <c>d = max|x|/127</c> stored fp16, <c>q = round_half_even(x·(127/max|x|))</c> — ggml-cpu's x86
+/// SIMD rule, which differs from the reference quantizer (<c>roundf(x·(1/d))</c>) by one quant in rare blocks.</item>
+/// <item>Q8_1 (per 32): ggml's reference rule <c>q = roundf(x·(1/d))</c>, plus <c>s = fp16(d·Σq)</c> with d unrounded
+/// (the format quantizer; only Q4_1/Q5_1 use it).</item>
 /// <item>Q8_K (per 256): <c>max</c> = the first element of largest |x| with its sign, <c>iscale = −127/max</c>,
 /// <c>q = min(127, nearest_even(iscale·x))</c>, <c>d = 1/iscale</c> as float32, <c>bsums[g] = Σ</c> of 16 q.</item>
 /// <item>F32 / F16 / BF16 weights dot against the float activations unchanged (the row is copied as float32).</item>
@@ -53,46 +56,28 @@ public static unsafe class ActivationQuantizer
         switch (dotType)
         {
             case GgmlType.Q8_0: Q8_0(x, length / 32, dst, level); break;
-            case GgmlType.Q8_1: Q8_1(x, length / 32, dst); break;
+            case GgmlType.Q8_1: Q8_1Block.Quantize(new ReadOnlySpan<float>(x, length), new Span<byte>(dst, length / 32 * Q8_1Bytes)); break;
             case GgmlType.Q8_K: Q8_K(x, length / 256, dst, level); break;
             default: Buffer.MemoryCopy(x, dst, (long)length * 4, (long)length * 4); break;
         }
     }
-
-    /// <summary>ggml's roundf: to nearest, ties away from zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static sbyte RoundAway(float v) => (sbyte)MathF.Round(v, MidpointRounding.AwayFromZero);
 
     private static void Q8_0(float* x, int blocks, byte* dst, SimdLevel level)
     {
         for (int b = 0; b < blocks; b++, x += 32, dst += Q8_0Bytes)
         {
             float amax = level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated ? MaxAbs256(x, 32) : MaxAbsScalar(x, 32);
-            float d = amax / 127f;
-            float id = d != 0 ? 1f / d : 0f;
-            *(Half*)dst = (Half)d;
-            sbyte* q = (sbyte*)(dst + 2);
-            if (level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated) RoundAway256(x, id, q, 32);
-            else for (int j = 0; j < 32; j++) q[j] = RoundAway(x[j] * id);
-        }
-    }
-
-    private static void Q8_1(float* x, int blocks, byte* dst)
-    {
-        for (int b = 0; b < blocks; b++, x += 32, dst += Q8_1Bytes)
-        {
-            float amax = MaxAbsScalar(x, 32);
-            float d = amax / 127f;
-            float id = d != 0 ? 1f / d : 0f;
-            sbyte* q = (sbyte*)(dst + 4);
-            int sum = 0;
-            for (int j = 0; j < 32; j++)
+            float id = amax != 0 ? 127f / amax : 0f;
+            if (!float.IsFinite(id))
             {
-                q[j] = RoundAway(x[j] * id);
-                sum += q[j];
+                // A block of float subnormals: 127/amax overflows; the format quantizer reproduces C's conversions.
+                Q8_0Block.QuantizeAsCpuBackend(new ReadOnlySpan<float>(x, 32), new Span<byte>(dst, Q8_0Bytes));
+                continue;
             }
-            *(Half*)dst = (Half)d;
-            *(Half*)(dst + 2) = (Half)(sum * d);
+            *(Half*)dst = (Half)(amax / 127f);
+            sbyte* q = (sbyte*)(dst + 2);
+            if (level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated) RoundEven256(x, id, q, 32);
+            else for (int j = 0; j < 32; j++) q[j] = (sbyte)Math.Min(127, NearestInt(x[j] * id));
         }
     }
 
@@ -116,6 +101,12 @@ public static unsafe class ActivationQuantizer
                 if (MathF.Abs(x[j]) == amax) { max = x[j]; break; }
             }
             float iscale = -127f / max;
+            if (!float.IsFinite(iscale))
+            {
+                // max is a float subnormal: leave the overflow cases to the format quantizer (C's conversions).
+                Q8_KBlock.Quantize(new ReadOnlySpan<float>(x, 256), new Span<byte>(dst, Q8_KBytes));
+                continue;
+            }
             if (level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated) RoundEven256(x, iscale, q, 256);
             else
             {
@@ -150,21 +141,6 @@ public static unsafe class ActivationQuantizer
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
         return h.ToScalar();
-    }
-
-    /// <summary>roundf(x·scale) for 8 lanes at a time: truncate, then step away from zero when the dropped part is ≥ ½ (exact in float).</summary>
-    private static void RoundAway256(float* x, float scale, sbyte* q, int n)
-    {
-        var s = Vector256.Create(scale);
-        var half = Vector256.Create(0.5f);
-        for (int j = 0; j < n; j += 8)
-        {
-            var v = Vector256.Load(x + j) * s;
-            var t = Vector256.Truncate(v);
-            var step = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256.Create(-1f), Vector256.Create(1f));
-            t += Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256.Abs(v - t), half), step, Vector256<float>.Zero);
-            StoreNarrow(Vector256.ConvertToInt32(t), q + j);
-        }
     }
 
     /// <summary>min(127, nearest_even(x·scale)) for 8 lanes at a time.</summary>

@@ -15,11 +15,18 @@ public interface IRangeJob
 /// allocated per call; the calling thread works too, so a pool of N threads starts N − 1 workers. Chunks are handed
 /// out through an atomic counter, which evens out uneven cores. Calls are serialized; a call made from inside a
 /// job runs inline on that thread.
+/// Idle workers spin on a generation counter for <c>spinMicroseconds</c> before sleeping on their own event: a
+/// token runs hundreds of matvecs back to back, and waking a sleeping thread costs tens of microseconds each time.
+/// A worker announces it is going to sleep before its last look at the counter, and the caller bumps the counter
+/// before looking at the announcements (both full fences), so a wake-up is never lost.
 /// </summary>
 public sealed unsafe class ComputePool : IDisposable
 {
     private readonly Thread[] _workers;
     private readonly ManualResetEventSlim[] _go;
+    private readonly int[] _sleeping;
+    private readonly long _spinTicks;
+    private int _generation;
     private readonly object _gate = new();
     private volatile bool _disposed;
 
@@ -33,14 +40,18 @@ public sealed unsafe class ComputePool : IDisposable
 
     [ThreadStatic] private static bool t_insideJob;
 
-    public ComputePool(int threads = 0)
+    /// <param name="threads">Threads per call including the caller; 0 = processor count.</param>
+    /// <param name="spinMicroseconds">How long an idle worker polls for the next job before it sleeps.</param>
+    public ComputePool(int threads = 0, int spinMicroseconds = 200)
     {
         Threads = threads <= 0 ? Environment.ProcessorCount : threads;
+        _spinTicks = (long)(spinMicroseconds * (System.Diagnostics.Stopwatch.Frequency / 1e6));
         _workers = new Thread[Threads - 1];
         _go = new ManualResetEventSlim[Threads - 1];
+        _sleeping = new int[Threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
-            _go[i] = new ManualResetEventSlim(false, spinCount: 200);
+            _go[i] = new ManualResetEventSlim(false, spinCount: 1);
             int index = i;
             _workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"compute-{i + 1}" };
             _workers[i].Start();
@@ -75,9 +86,12 @@ public sealed unsafe class ComputePool : IDisposable
                 _invoke = &Invoke<TJob>;
                 _nextChunk = 0;
                 _failure = null;
-                int helpers = Math.Min(_workers.Length, _chunks - 1);
-                Volatile.Write(ref _busyWorkers, helpers);
-                for (int i = 0; i < helpers; i++) _go[i].Set();
+                Volatile.Write(ref _busyWorkers, _workers.Length);
+                Interlocked.Increment(ref _generation);
+                for (int i = 0; i < _workers.Length; i++)
+                {
+                    if (Volatile.Read(ref _sleeping[i]) != 0) _go[i].Set();
+                }
                 WorkChunks();
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _busyWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
@@ -117,10 +131,23 @@ public sealed unsafe class ComputePool : IDisposable
     private void WorkerLoop(int index)
     {
         var go = _go[index];
+        int seen = 0;
         while (true)
         {
-            go.Wait();
-            go.Reset();
+            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+            while (Volatile.Read(ref _generation) == seen)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    Thread.SpinWait(20);
+                    continue;
+                }
+                go.Reset();
+                Interlocked.Exchange(ref _sleeping[index], 1);
+                if (Volatile.Read(ref _generation) == seen) go.Wait();
+                Interlocked.Exchange(ref _sleeping[index], 0);
+            }
+            seen = Volatile.Read(ref _generation);
             if (_disposed) return;
             WorkChunks();
             Interlocked.Decrement(ref _busyWorkers);
@@ -133,6 +160,7 @@ public sealed unsafe class ComputePool : IDisposable
         lock (_gate)
         {
             _disposed = true;
+            Interlocked.Increment(ref _generation);
             foreach (var go in _go) go.Set();
         }
         foreach (var worker in _workers) worker.Join();

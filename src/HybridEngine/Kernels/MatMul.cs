@@ -27,8 +27,9 @@ public static unsafe class MatMul
         fixed (float* px = x)
         fixed (byte* ps = scratch)
         {
-            for (int t = 0; t < tokens; t++)
-                ActivationQuantizer.QuantizeRow(w.DotType, px + (long)t * w.RowLength, w.RowLength, ps + (long)t * actBytes, simd);
+            var quantize = new QuantizeJob { Type = w.DotType, Input = px, RowLength = w.RowLength, Output = ps, RowBytes = actBytes, Level = simd };
+            if (pool is null || tokens == 1) quantize.Execute(0, tokens);
+            else pool.Run(ref quantize, tokens);
         }
         RunQuantized(w, scratch[..(tokens * actBytes)], tokens, y, pool, simd);
     }
@@ -61,6 +62,23 @@ public static unsafe class MatMul
             };
             if (pool is null) job.Execute(0, w.Rows);
             else pool.Run(ref job, w.Rows, minChunk: 4);
+        }
+    }
+
+    /// <summary>Quantizes token rows [start, end) of a batch (prompt processing spreads them over the pool).</summary>
+    private struct QuantizeJob : IRangeJob
+    {
+        public Quantization.GgmlType Type;
+        public float* Input;
+        public int RowLength;
+        public byte* Output;
+        public int RowBytes;
+        public SimdLevel Level;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+                ActivationQuantizer.QuantizeRow(Type, Input + (long)t * RowLength, RowLength, Output + (long)t * RowBytes, Level);
         }
     }
 

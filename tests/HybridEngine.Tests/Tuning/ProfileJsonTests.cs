@@ -116,6 +116,19 @@ public class ProfileJsonTests
     }
 
     [Fact]
+    public void CommittedProfilesValidateAndAreNamedByTheirFingerprint()
+    {
+        var files = Directory.GetFiles(Path.Combine(TestPaths.RepositoryRoot, "profiles"), "*.json");
+        Assert.NotEmpty(files);
+        foreach (string file in files)
+        {
+            var profile = ProfileJson.Load(file);
+            Assert.Equal(Path.GetFileNameWithoutExtension(file), profile.Fingerprint);
+            Assert.False(profile.Quick, $"{file} should come from a full tune");
+        }
+    }
+
+    [Fact]
     public void SaveRefusesAnInvalidProfile()
     {
         using var scratch = new TuneScratch();

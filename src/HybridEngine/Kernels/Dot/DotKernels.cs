@@ -6,6 +6,13 @@ namespace HybridEngine.Kernels.Dot;
 /// The CPU dot-product kernel for each weight type: <c>float dot(byte* weightRow, byte* activationRow, int blocks)</c>,
 /// where the activation row is already in the weight type's dot type (<see cref="QuantTypeInfo.DotType"/>,
 /// quantized by <see cref="ActivationQuantizer"/>) and <c>blocks</c> counts weight blocks (elements for float types).
+/// <para>What each <see cref="SimdLevel"/> runs: <c>Scalar</c> is the reference twin; <c>Vector128</c> is portable
+/// 128-bit code (the IQ1/IQ2/IQ3 types fall back to their scalar twin there); <c>Avx2</c> is 256-bit AVX2 + FMA;
+/// <c>Avx512</c> runs the 256-bit kernels with vpdpbusd (AVX-VNNI) for the int8 products where the CPU has it, and
+/// 512-bit FMA for F32 weights. The K-quants and IQ4_XS use pmaddubsw + pmaddwd (which folds in the scales) on
+/// both AVX levels. Every level computes the same exact integer block sums; only float accumulation order differs.</para>
+/// <para>Kernels are marked AggressiveOptimization: they run hot from the first token, and unoptimized (tier-0) code
+/// for vector intrinsics is many times slower.</para>
 /// </summary>
 public static unsafe class DotKernels
 {

@@ -27,6 +27,7 @@ internal static unsafe class FloatDot
         _ => &BF16Avx2,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Scalar(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -35,6 +36,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Vector128(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -46,6 +48,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx2(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -62,6 +65,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx512(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -78,6 +82,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16Scalar(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
@@ -103,6 +108,7 @@ internal static unsafe class FloatDot
         return (magnitude.AsUInt32() | infNan | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16Vector128(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
@@ -119,6 +125,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16Avx2(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
@@ -135,6 +142,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16Scalar(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
@@ -144,6 +152,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16Vector128(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
@@ -160,6 +169,7 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16Avx2(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -24,6 +25,7 @@ internal static unsafe class IQ4_NLDot
         _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         ReadOnlySpan<sbyte> kv = Levels;
@@ -39,6 +41,7 @@ internal static unsafe class IQ4_NLDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var table = LevelTable;
@@ -55,6 +58,7 @@ internal static unsafe class IQ4_NLDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
     {
         var table = Vector256.Create(LevelTable, LevelTable);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -17,13 +18,13 @@ internal static unsafe class IQ4_XSDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
     private static int Scale(byte* w, int s) =>
         (((w[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((*(ushort*)(w + 2) >> (2 * s)) & 3) << 4)) - 32;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         ReadOnlySpan<sbyte> kv = IQ4_NLDot.Levels;
@@ -44,6 +45,7 @@ internal static unsafe class IQ4_XSDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var table = IQ4_NLDot.LevelTable;
@@ -65,7 +67,8 @@ internal static unsafe class IQ4_XSDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var table = Vector256.Create(IQ4_NLDot.LevelTable, IQ4_NLDot.LevelTable);
         float sum = 0;
@@ -76,7 +79,8 @@ internal static unsafe class IQ4_XSDot
             for (int s = 0; s < 8; s++)
             {
                 var q = Avx2.Shuffle(table, SimdOps.Nibbles(Vector128.Load(w + 8 + 16 * s)).AsSByte());
-                acc += Avx2.MultiplyLow(SimdOps.DotSS<TVnni>(q, Vector256.Load(qa + 32 * s)), Vector256.Create(Scale(w, s)));
+                // |level| ≤ 127 and |a| ≤ 127: pmaddubsw pairs stay below 2^15, then pmaddwd applies the scale.
+                acc += DotScaled(Avx2.Abs(q), Avx2.Sign(Vector256.Load(qa + 32 * s), q), Scale(w, s));
             }
             sum += Fp16.Load(w) * *(float*)a * SimdOps.HSum(acc);
         }

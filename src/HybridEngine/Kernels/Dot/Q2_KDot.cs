@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -18,10 +19,10 @@ internal static unsafe class Q2_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         float sum = 0;
@@ -59,6 +60,7 @@ internal static unsafe class Q2_KDot
         return Fp16.Load(w + 80) * da * sumi - Fp16.Load(w + 82) * da * summ;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var three = Vector128.Create((byte)3);
@@ -83,7 +85,9 @@ internal static unsafe class Q2_KDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    /// <summary>AVX2: the 4-bit scales applied by pmaddwd; the min term is one pmaddwd of bsums with the high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var three = Vector256.Create((byte)3);
         float sum = 0;
@@ -97,11 +101,12 @@ internal static unsafe class Q2_KDot
                 for (int j = 0; j < 4; j++)
                 {
                     int g = 8 * n + 2 * j;
-                    var p = SimdOps.DotUS<TVnni>(Srl(q, 2 * j) & three, Vector256.Load(qa + 128 * n + 32 * j));
-                    acc += ScaleHalves(p, w[g] & 0xF, w[g + 1] & 0xF);
+                    acc += DotScaled(Srl(q, 2 * j) & three, Vector256.Load(qa + 128 * n + 32 * j), w[g] & 0xF, w[g + 1] & 0xF);
                 }
             }
-            sum += Combine(w, a, SimdOps.HSum(acc));
+            var mins = Avx2.ConvertToVector256Int16(KQuantScales.Srl(Vector128.Load(w), 4) & Vector128.Create((byte)0x0F)).AsInt16();
+            float da = *(float*)a;
+            sum += Fp16.Load(w + 80) * da * SimdOps.HSum(acc) - Fp16.Load(w + 82) * da * WeightedBsums(a, mins);
         }
         return sum;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -17,8 +18,7 @@ internal static unsafe class Q3_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
     private static void Scales(byte* w, int* s)
@@ -26,6 +26,7 @@ internal static unsafe class Q3_KDot
         for (int g = 0; g < 16; g++) s[g] = ScaleQ3K(w + 96, g);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* s = stackalloc int[16];
@@ -54,6 +55,7 @@ internal static unsafe class Q3_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* s = stackalloc int[16];
@@ -86,15 +88,18 @@ internal static unsafe class Q3_KDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    /// <summary>AVX2: scales unpacked with 32-bit masks, applied by pmaddwd; the −4 offset from the bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
-        int* s = stackalloc int[16];
+        short* s = stackalloc short[16];
         var three = Vector256.Create((byte)3);
         var four = Vector256.Create((byte)4);
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
-            Scales(w, s);
+            var scales = ScalesQ3K(w + 96);
+            scales.Store(s);
             sbyte* qa = (sbyte*)(a + ActQs);
             var h = Vector256.Load(w);
             var acc = Vector256<int>.Zero;
@@ -106,10 +111,10 @@ internal static unsafe class Q3_KDot
                     var m = Vector256.Create((byte)(1 << (4 * n + j)));
                     var u = (Srl(q, 2 * j) & three) | (Vector256.Equals(h & m, m) & four);
                     int g = 8 * n + 2 * j;
-                    acc += ScaleHalves(SimdOps.DotUS<TVnni>(u, Vector256.Load(qa + 128 * n + 32 * j)), s[g], s[g + 1]);
+                    acc += DotScaled(u, Vector256.Load(qa + 128 * n + 32 * j), s[g], s[g + 1]);
                 }
             }
-            sum += Fp16.Load(w + 108) * *(float*)a * (SimdOps.HSum(acc) - 4 * WeightedBsums(a, s));
+            sum += Fp16.Load(w + 108) * *(float*)a * (SimdOps.HSum(acc) - 4 * WeightedBsums(a, scales));
         }
         return sum;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -32,6 +33,7 @@ internal static unsafe class Q4_1Dot
 
     private static bool IsFive<T>() => typeof(T) == typeof(Five);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar<TBits>(byte* w, byte* a, int blocks) where TBits : struct
     {
         int stride = IsFive<TBits>() ? Q5_1Bytes : Q4_1Bytes;
@@ -53,6 +55,7 @@ internal static unsafe class Q4_1Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path<TBits>(byte* w, byte* a, int blocks) where TBits : struct
     {
         int stride = IsFive<TBits>() ? Q5_1Bytes : Q4_1Bytes;
@@ -76,6 +79,7 @@ internal static unsafe class Q4_1Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path<TBits, TVnni>(byte* w, byte* a, int blocks) where TBits : struct where TVnni : struct
     {
         int stride = IsFive<TBits>() ? Q5_1Bytes : Q4_1Bytes;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -19,10 +20,10 @@ internal static unsafe class Q4_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -49,6 +50,7 @@ internal static unsafe class Q4_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -74,28 +76,34 @@ internal static unsafe class Q4_KDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    /// <summary>AVX2: scales applied by pmaddwd (<see cref="KQuantScales.DotScaled(Vector256{byte}, Vector256{sbyte}, int)"/>); VNNI would not save an instruction here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
-        int* sc = stackalloc int[8];
-        int* m16 = stackalloc int[16];
         var mask = Vector256.Create((byte)0x0F);
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
-            Unpack(w, sc, m16);
+            ScaleMinK4(w + 4, out ulong scales, out ulong mins);
             byte* qs = w + 16;
             sbyte* qa = (sbyte*)(a + ActQs);
             var acc = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var q = Vector256.Load(qs + 32 * c);
-                var lo = SimdOps.DotUS<TVnni>(q & mask, Vector256.Load(qa + 64 * c));
-                var hi = SimdOps.DotUS<TVnni>(Srl(q, 4) & mask, Vector256.Load(qa + 64 * c + 32));
-                acc += Avx2.MultiplyLow(lo, Vector256.Create(sc[2 * c])) + Avx2.MultiplyLow(hi, Vector256.Create(sc[2 * c + 1]));
+                acc += DotScaled(q & mask, Vector256.Load(qa + 64 * c), (int)(scales >> (16 * c)) & 0xFF)
+                     + DotScaled(Srl(q, 4) & mask, Vector256.Load(qa + 64 * c + 32), (int)(scales >> (16 * c + 8)) & 0xFF);
             }
-            sum += Combine(w, a, SimdOps.HSum(acc), WeightedBsums(a, m16));
+            sum += Combine(w, a, SimdOps.HSum(acc), MinsDot(a, mins));
         }
         return sum;
+    }
+
+    /// <summary>Σ_g bsums[g]·m_{g/2}: each min byte duplicated to two int16 lanes, then one pmaddwd.</summary>
+    internal static int MinsDot(byte* a, ulong mins)
+    {
+        var spread = Ssse3.Shuffle(Vector128.CreateScalar(mins).AsByte(), Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+        return WeightedBsums(a, Avx2.ConvertToVector256Int16(spread).AsInt16());
     }
 
     /// <summary>The 8 sub-block scales, and the 8 mins spread to the 16 bsum groups (two groups per sub-block).</summary>

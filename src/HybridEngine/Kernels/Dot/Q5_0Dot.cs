@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -19,6 +20,7 @@ internal static unsafe class Q5_0Dot
         _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         float sum = 0;
@@ -39,6 +41,7 @@ internal static unsafe class Q5_0Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector128.Create((byte)0x0F);
@@ -57,6 +60,7 @@ internal static unsafe class Q5_0Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
     {
         var acc = Vector256<float>.Zero;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -17,10 +18,10 @@ internal static unsafe class Q5_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -48,6 +49,7 @@ internal static unsafe class Q5_KDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         int* sc = stackalloc int[8];
@@ -80,16 +82,16 @@ internal static unsafe class Q5_KDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    /// <summary>AVX2: scales applied by pmaddwd, as in <see cref="Q4_KDot.Avx2Path"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
-        int* sc = stackalloc int[8];
-        int* m16 = stackalloc int[16];
         var mask = Vector256.Create((byte)0x0F);
         var bit4 = Vector256.Create((byte)0x10);
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
-            Q4_KDot.Unpack(w, sc, m16);
+            ScaleMinK4(w + 4, out ulong scales, out ulong mins);
             byte* qs = w + 48;
             sbyte* qa = (sbyte*)(a + ActQs);
             var h = Vector256.Load(w + 16);
@@ -99,10 +101,10 @@ internal static unsafe class Q5_KDot
                 var q = Vector256.Load(qs + 32 * c);
                 var lo = (q & mask) | (Sll(Srl(h, 2 * c), 4) & bit4);
                 var hi = (Srl(q, 4) & mask) | (Sll(Srl(h, 2 * c + 1), 4) & bit4);
-                acc += Avx2.MultiplyLow(SimdOps.DotUS<TVnni>(lo, Vector256.Load(qa + 64 * c)), Vector256.Create(sc[2 * c]))
-                     + Avx2.MultiplyLow(SimdOps.DotUS<TVnni>(hi, Vector256.Load(qa + 64 * c + 32)), Vector256.Create(sc[2 * c + 1]));
+                acc += DotScaled(lo, Vector256.Load(qa + 64 * c), (int)(scales >> (16 * c)) & 0xFF)
+                     + DotScaled(hi, Vector256.Load(qa + 64 * c + 32), (int)(scales >> (16 * c + 8)) & 0xFF);
             }
-            sum += Q4_KDot.Combine(w, a, SimdOps.HSum(acc), WeightedBsums(a, m16));
+            sum += Q4_KDot.Combine(w, a, SimdOps.HSum(acc), Q4_KDot.MinsDot(a, mins));
         }
         return sum;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static HybridEngine.Kernels.Dot.KQuantScales;
@@ -17,10 +18,10 @@ internal static unsafe class Q6_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        SimdLevel.Avx2 => &Avx2Path<NoVnni>,
-        _ => AvxVnni.IsSupported ? &Avx2Path<WithVnni> : &Avx2Path<NoVnni>,
+        _ => &Avx2Path,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Scalar(byte* w, byte* a, int blocks)
     {
         float sum = 0;
@@ -58,6 +59,7 @@ internal static unsafe class Q6_KDot
         return 32 * sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Vector128Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector128.Create((byte)0x0F);
@@ -91,7 +93,9 @@ internal static unsafe class Q6_KDot
         return sum;
     }
 
-    public static float Avx2Path<TVnni>(byte* w, byte* a, int blocks) where TVnni : struct
+    /// <summary>AVX2: unsigned u·a with the int8 scales applied by pmaddwd; the −32 offset from the bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Avx2Path(byte* w, byte* a, int blocks)
     {
         var mask = Vector256.Create((byte)0x0F);
         var high = Vector256.Create((byte)0x30);
@@ -107,16 +111,13 @@ internal static unsafe class Q6_KDot
                 var qlA = Vector256.Load(w + 64 * n);
                 var qlB = Vector256.Load(w + 64 * n + 32);
                 var qh = Vector256.Load(w + 128 + 32 * n);
-                var u1 = (qlA & mask) | (Sll(qh, 4) & high);
-                var u2 = (qlB & mask) | (Sll(qh, 2) & high);
-                var u3 = (Srl(qlA, 4) & mask) | (qh & high);
-                var u4 = (Srl(qlB, 4) & mask) | (Srl(qh, 2) & high);
-                acc += ScaleHalves(SimdOps.DotUS<TVnni>(u1, Vector256.Load(qa)), sc[0], sc[1])
-                     + ScaleHalves(SimdOps.DotUS<TVnni>(u2, Vector256.Load(qa + 32)), sc[2], sc[3])
-                     + ScaleHalves(SimdOps.DotUS<TVnni>(u3, Vector256.Load(qa + 64)), sc[4], sc[5])
-                     + ScaleHalves(SimdOps.DotUS<TVnni>(u4, Vector256.Load(qa + 96)), sc[6], sc[7]);
+                acc += DotScaled((qlA & mask) | (Sll(qh, 4) & high), Vector256.Load(qa), sc[0], sc[1])
+                     + DotScaled((qlB & mask) | (Sll(qh, 2) & high), Vector256.Load(qa + 32), sc[2], sc[3])
+                     + DotScaled((Srl(qlA, 4) & mask) | (qh & high), Vector256.Load(qa + 64), sc[4], sc[5])
+                     + DotScaled((Srl(qlB, 4) & mask) | (Srl(qh, 2) & high), Vector256.Load(qa + 96), sc[6], sc[7]);
             }
-            sum += Fp16.Load(w + 208) * *(float*)a * (SimdOps.HSum(acc) - Offset(w, a));
+            int offset = 32 * WeightedBsums(a, Avx2.ConvertToVector256Int16(Vector128.Load(scales)));
+            sum += Fp16.Load(w + 208) * *(float*)a * (SimdOps.HSum(acc) - offset);
         }
         return sum;
     }

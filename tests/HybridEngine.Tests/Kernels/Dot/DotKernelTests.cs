@@ -89,6 +89,31 @@ public class DotKernelTests
         }
     }
 
+    /// <summary>
+    /// The vector fp16 → float conversion in the F16 kernels is exact for every finite and infinite half (normals,
+    /// subnormals, ±0, ±inf): weight row = the pattern in one of 16 slots, activations all ones, so the dot is the value.
+    /// </summary>
+    [Fact]
+    public void F16_paths_convert_every_half_exactly()
+    {
+        var ones = new byte[16 * sizeof(float)];
+        for (int i = 0; i < 16; i++) BitConverter.TryWriteBytes(ones.AsSpan(4 * i), 1f);
+        var row = new byte[32];
+        foreach (var level in Simd.Available)
+        {
+            for (int bits = 0; bits < 65536; bits++)
+            {
+                var half = BitConverter.UInt16BitsToHalf((ushort)bits);
+                if (Half.IsNaN(half)) continue;
+                Array.Clear(row);
+                int slot = bits % 16;
+                BitConverter.TryWriteBytes(row.AsSpan(2 * slot), (ushort)bits);
+                float actual = Dot(GgmlType.F16, level, row, ones, 16);
+                if (actual != (float)half) Assert.Fail($"{level}: half 0x{bits:X4} gave {actual:R}, expected {(float)half:R}");
+            }
+        }
+    }
+
     [Fact]
     public void Unsupported_type_is_refused_with_the_supported_list()
     {
