@@ -10,4 +10,5 @@ root.Subcommands.Add(TuneCommand.Create());
 root.Subcommands.Add(ProfileCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 return CliRunner.Run(root, args);

@@ -1,0 +1,17 @@
+namespace HybridEngine.Planning;
+
+/// <summary>What the user asked of the plan.</summary>
+/// <param name="ContextLength">Tokens of context the KV cache and scratch are sized for.</param>
+/// <param name="RamBudget">Everything the process may hold in RAM (weights, cache, KV, scratch, runtime); null: the machine's default.</param>
+/// <param name="VramBudget">GPU memory the plan may use; null: the device's memory less a reserve.</param>
+/// <param name="CpuOnly">Places nothing on any GPU, whatever the hardware lists.</param>
+public sealed record PlanOptions(int ContextLength = 4096, long? RamBudget = null, long? VramBudget = null, bool CpuOnly = false)
+{
+    public string? Validate()
+    {
+        if (ContextLength <= 0) return $"context length must be positive, not {ContextLength}";
+        if (RamBudget is <= 0) return "the RAM budget must be a positive size";
+        if (VramBudget is < 0) return "the VRAM budget must not be negative";
+        return null;
+    }
+}

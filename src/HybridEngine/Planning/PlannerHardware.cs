@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using HybridEngine.Hardware;
+
+namespace HybridEngine.Planning;
+
+/// <summary>A GPU as the planner sees it.</summary>
+/// <param name="MemoryBytes">Dedicated memory; ignored for an integrated GPU (it uses RAM).</param>
+/// <param name="ReadGBps">Weight bytes it streams per second, 10⁹ B/s; null when nothing measured it.</param>
+public sealed record PlannerGpu(string Name, bool Integrated, long MemoryBytes, double? ReadGBps);
+
+/// <summary>
+/// The plain figures the planner needs, built from a <see cref="HardwareProfile"/> or written by hand for golden
+/// tests. Bandwidths are 10⁹ bytes per second.
+/// </summary>
+/// <param name="RamBytes">Physical memory (MemTotal, else installed).</param>
+/// <param name="MemoryReadGBps">Best measured memory read bandwidth.</param>
+/// <param name="MatVecGBps">Weight bytes per second of the CPU's quantized matrix-vector product, by lower-case type name (q4_k, ...).</param>
+/// <param name="DiskReadGBps">Direct-I/O read bandwidth of the model's disk at the tuned block size and queue depth.</param>
+/// <param name="Assumed">True when some figures are defaults, not measurements (the plan says so).</param>
+/// <param name="Source">Where the figures came from, for the report.</param>
+public sealed record PlannerHardware(
+    long RamBytes,
+    double MemoryReadGBps,
+    ImmutableSortedDictionary<string, double> MatVecGBps,
+    double DiskReadGBps,
+    ImmutableArray<PlannerGpu> Gpus,
+    bool Assumed,
+    string Source)
+{
+    /// <summary>Memory bandwidth assumed when nothing was measured: a dual-channel DDR4 desktop reaches about this.</summary>
+    public const double DefaultMemoryReadGBps = 20;
+    /// <summary>Disk bandwidth assumed when nothing was measured: a mid-range PCIe 3 NVMe drive.</summary>
+    public const double DefaultDiskReadGBps = 2;
+    /// <summary>Dedicated GPU bandwidth assumed when nothing was measured: a mid-range card.</summary>
+    public const double DefaultGpuReadGBps = 250;
+
+    /// <summary>
+    /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
+    /// count and kernel path, disk bandwidth at the tuned block size and queue depth (the best point when the tuned
+    /// one was not measured). A missing measurement falls back to a default and sets <see cref="Assumed"/>.
+    /// </summary>
+    public static PlannerHardware FromProfile(HardwareProfile profile, string source)
+    {
+        var m = profile.Measurements;
+        var tuned = profile.Settings;
+        bool assumed = false;
+        var memoryPoints = m.MemoryRead.IsDefault ? [] : m.MemoryRead;
+        double memory = memoryPoints.Where(p => p.Threads == tuned.Threads).Select(p => p.GBps).DefaultIfEmpty(memoryPoints.Select(p => p.GBps).DefaultIfEmpty(0).Max()).Max();
+        if (memory <= 0) { memory = DefaultMemoryReadGBps; assumed = true; }
+
+        var matvec = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
+        foreach (var group in (m.MatVec.IsDefault ? [] : m.MatVec).GroupBy(p => p.WeightType.ToLowerInvariant()))
+        {
+            var sameKernel = group.Where(p => p.KernelPath == tuned.KernelPath).ToList();
+            var points = sameKernel.Count > 0 ? sameKernel : group.ToList();
+            var atThreads = points.Where(p => p.Threads == tuned.Threads).ToList();
+            matvec[group.Key] = (atThreads.Count > 0 ? atThreads : points).Max(p => p.GBps);
+        }
+
+        double disk = 0;
+        if (m.Disk is { } d)
+        {
+            var direct = d.Direct.IsDefault ? [] : d.Direct;
+            var atSettings = direct.Where(p => p.BlockBytes == tuned.IoBlockBytes && p.QueueDepth == tuned.IoQueueDepth).ToList();
+            disk = atSettings.Count > 0 ? atSettings.Max(p => p.GBps) : direct.Length > 0 ? direct.Max(p => p.GBps) : d.BufferedColdGBps ?? 0;
+        }
+        if (disk <= 0) { disk = DefaultDiskReadGBps; assumed = true; }
+        var mem = profile.Hardware.Memory;
+        var gpus = profile.Hardware.Gpus.IsDefault ? [] : profile.Hardware.Gpus
+            .Select(g => new PlannerGpu(g.Name, g.Integrated ?? false, g.MemoryBytes ?? 0, null))
+            .ToImmutableArray();
+        return new PlannerHardware(mem.TotalBytes ?? mem.InstalledBytes, memory, matvec.ToImmutable(), disk, gpus, assumed, source);
+    }
+
+    /// <summary>Defaults for a machine with <paramref name="ramBytes"/> of RAM and nothing measured.</summary>
+    public static PlannerHardware Defaults(long ramBytes, string source) =>
+        new(ramBytes, DefaultMemoryReadGBps, ImmutableSortedDictionary<string, double>.Empty.WithComparers(StringComparer.Ordinal),
+            DefaultDiskReadGBps, [], Assumed: true, source);
+
+    /// <summary>Bytes per second the CPU streams weights of <paramref name="typeName"/> (any case): its matvec figure, else memory bandwidth.</summary>
+    public double CpuReadBytesPerSecond(string typeName)
+    {
+        foreach (var (type, gbps) in MatVecGBps)
+            if (gbps > 0 && string.Equals(type, typeName, StringComparison.OrdinalIgnoreCase)) return gbps * 1e9;
+        return MemoryReadGBps * 1e9;
+    }
+}
