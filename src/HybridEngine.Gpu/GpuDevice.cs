@@ -203,8 +203,10 @@ public sealed class GpuDevice : IComputeDevice
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, operation, e); }
     }
 
+    /// <summary>Entry check of every op, inside its guard: a lost accelerator or an injected fault fails the op.</summary>
     private void Fault(string operation)
     {
+        ObjectDisposedException.ThrowIf(Accelerator.IsDisposed, Accelerator);
         if (!FailNextOp) return;
         FailNextOp = false;
         throw new InvalidOperationException($"injected fault in {operation}");
@@ -216,7 +218,6 @@ public sealed class GpuDevice : IComputeDevice
     /// <summary>Scratch buffer <paramref name="slot"/> as a view of exactly <paramref name="length"/> floats, grown if needed.</summary>
     private ArrayView<float> Scratch(int slot, long length)
     {
-        ObjectDisposedException.ThrowIf(Accelerator.IsDisposed, this);
         if (_scratch[slot].Length < length)
         {
             _scratch[slot].Dispose();

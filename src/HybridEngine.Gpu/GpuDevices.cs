@@ -25,7 +25,7 @@ public static class GpuDevices
         try
         {
             using var probe = CreateContext(AcceleratorType.Cuda, AcceleratorType.OpenCL);
-            count = probe.Devices.Length;
+            count = probe.Devices.Length;   // ILGPU lists its CPU device in every context; TryOpen skips it
         }
         catch (Exception e)
         {
@@ -77,6 +77,11 @@ public static class GpuDevices
         {
             context = CreateContext(AcceleratorType.Cuda, AcceleratorType.OpenCL);
             var device = context.Devices[index];
+            if (device.AcceleratorType is not (AcceleratorType.Cuda or AcceleratorType.OpenCL))
+            {
+                context.Dispose();
+                return null;
+            }
             var accelerator = device.CreateAccelerator(context);
             return new GpuDevice(context, accelerator, KindOf(device));
         }
