@@ -17,11 +17,13 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
     [
         GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q2_K, GgmlType.Q3_K,
-        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
+        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.IQ1_S, GgmlType.IQ2_XXS,
     ];
 
     private readonly Dictionary<GgmlType, Launch> _loaded = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
+    private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
+    private MemoryBuffer1D<byte, Stride1D.Dense>? _ksigns;
 
     public static bool IsSupported(GgmlType type) => SupportedTypes.Contains(type);
 
@@ -42,6 +44,8 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
             GgmlType.Q6_K => Load(default(Q6_KGpu)),
             GgmlType.IQ4_NL => Load(new IQ4_NLGpu(Iq4Values())),
             GgmlType.IQ4_XS => Load(new IQ4_XSGpu(Iq4Values())),
+            GgmlType.IQ1_S => Load(new IQ1_SGpu(Table(ref _iq1sGrid, IqTables.Iq1sGrid))),
+            GgmlType.IQ2_XXS => Load(new IQ2_XXSGpu(Table(ref _iq2xxsGrid, IqTables.Iq2xxsGrid), Table(ref _ksigns, IqTables.KsignsIq2xs))),
             _ => throw new NotSupportedException(
                 $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}."),
         };
@@ -67,5 +71,17 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         return _iq4Values.View;
     }
 
-    public void Dispose() => _iq4Values?.Dispose();
+    private ArrayView<T> Table<T>(ref MemoryBuffer1D<T, Stride1D.Dense>? buffer, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        buffer ??= accelerator.Allocate1D(values.ToArray());
+        return buffer.View;
+    }
+
+    public void Dispose()
+    {
+        _iq4Values?.Dispose();
+        _iq1sGrid?.Dispose();
+        _iq2xxsGrid?.Dispose();
+        _ksigns?.Dispose();
+    }
 }
