@@ -4,6 +4,7 @@ using HybridEngine.Quantization;
 using HybridEngine.Runtime;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace HybridEngine.Gpu;
 
@@ -45,6 +46,15 @@ public sealed class GpuDevice : IComputeDevice
     public string Name { get; }
     public DeviceKind Kind { get; }
     public long MemoryBytes => Accelerator.MemorySize;
+
+    /// <summary>
+    /// Theoretical memory bandwidth from the driver's memory clock (kHz, double data rate) and bus width (bits), or
+    /// null where the backend does not report them (OpenCL, the CPU accelerator).
+    /// </summary>
+    public double? PeakBandwidthBytesPerSecond =>
+        Accelerator is CudaAccelerator cuda && cuda.MemoryClockRate > 0 && cuda.MemoryBusWidth > 0
+            ? 2.0 * cuda.MemoryClockRate * 1000.0 * cuda.MemoryBusWidth / 8.0
+            : null;
 
     /// <summary>The weight types the GPU matrix kernel dequantizes in-kernel.</summary>
     public static IReadOnlyList<GgmlType> SupportedTypes => GpuMatMulKernels.SupportedTypes;
