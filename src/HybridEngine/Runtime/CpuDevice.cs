@@ -6,13 +6,12 @@ namespace HybridEngine.Runtime;
 
 /// <summary>
 /// The always-present device: the SIMD CPU kernels in <see cref="Kernels"/>. Weights stay where they are (memory-mapped
-/// or pinned by the owner); scratch for quantized activations and RoPE angles grows once and is reused.
+/// or pinned by the owner); scratch for quantized activations grows once and is reused.
 /// </summary>
 public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null) : IComputeDevice
 {
     private readonly SimdLevel _level = level ?? Simd.Best;
     private byte[] _scratch = [];
-    private float[] _angles = [];
 
     public string Name => "cpu";
     public DeviceKind Kind => DeviceKind.Cpu;
@@ -35,27 +34,11 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
 
     public void Rope(Span<float> x, int tokens, int heads, int headStride, ReadOnlySpan<int> positions, RopeParameters parameters, int offset = 0)
     {
-        // Same angles as the table path (RopeParameters.ComputeRow) without building a table per call.
-        int pairs = parameters.RotaryDims / 2;
-        if (_angles.Length < 2 * pairs) _angles = new float[2 * pairs];
+        // The scalar twin computes each position's angles itself (allocation-free), so no table per call.
         int width = heads * headStride;
-        int step = parameters.Mode == RopeMode.Norm ? 1 : pairs;
-        int stride = parameters.Mode == RopeMode.Norm ? 2 : 1;
+        if (positions.Length < tokens) throw new ArgumentException($"{positions.Length} positions for {tokens} tokens", nameof(positions));
         for (int t = 0; t < tokens; t++)
-        {
-            parameters.ComputeRow(positions[t], _angles.AsSpan(0, pairs), _angles.AsSpan(pairs, pairs));
-            for (int h = 0; h < heads; h++)
-            {
-                var head = x.Slice(t * width + h * headStride + offset, parameters.RotaryDims);
-                for (int i = 0; i < pairs; i++)
-                {
-                    float c = _angles[i], s = _angles[pairs + i];
-                    float x0 = head[i * stride], x1 = head[i * stride + step];
-                    head[i * stride] = x0 * c - x1 * s;
-                    head[i * stride + step] = x0 * s + x1 * c;
-                }
-            }
-        }
+            Kernels.Rope.Reference(x.Slice(t * width, width), heads, headStride, positions[t], parameters, offset);
     }
 
     public void Softmax(Span<float> x, int rows, float scale)

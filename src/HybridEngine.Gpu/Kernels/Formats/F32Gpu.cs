@@ -12,10 +12,3 @@ public readonly struct F32Gpu : IGpuBlockFormat
         return Interop.IntAsFloat(bits) * x[xStart];
     }
 }
-
-/// <summary>F16 weights, one value per "block" (CPU reference: <c>Quantization/Formats/FloatFormats.DequantizeF16</c>).</summary>
-public readonly struct F16Gpu : IGpuBlockFormat
-{
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart) =>
-        BlockBits.Half(w, block * 2) * x[xStart];
-}
