@@ -63,7 +63,7 @@ public sealed class GpuDevice : IComputeDevice
 
     public unsafe IDeviceWeights Upload(in WeightMatrix weights)
     {
-        if (!Supports(weights.Type)) _matMul.For(weights.Type); // throws NotSupportedException listing the supported types
+        if (!Supports(weights.Type)) throw GpuMatMulKernels.Unsupported(weights.Type);
         var source = weights;
         return Guard("upload", () =>
         {

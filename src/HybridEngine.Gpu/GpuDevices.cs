@@ -93,7 +93,10 @@ public static class GpuDevices
         }
     }
 
-    /// <summary>OpenCL devices that share host memory (Intel and most AMD APUs report it) are integrated GPUs.</summary>
+    /// <summary>
+    /// Intel's OpenCL GPUs are integrated (they compute from system RAM); ILGPU exposes no unified-memory flag, so every
+    /// other GPU is taken as discrete until the hardware probe says otherwise.
+    /// </summary>
     private static DeviceKind KindOf(Device device) =>
         device is CLDevice cl && cl.Vendor == CLDeviceVendor.Intel ? DeviceKind.IntegratedGpu : DeviceKind.DiscreteGpu;
 

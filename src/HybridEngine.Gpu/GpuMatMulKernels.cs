@@ -27,6 +27,9 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 
     public static bool IsSupported(GgmlType type) => SupportedTypes.Contains(type);
 
+    public static NotSupportedException Unsupported(GgmlType type) => new(
+        $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}.");
+
     public Launch For(GgmlType type)
     {
         if (_loaded.TryGetValue(type, out var launch)) return launch;
@@ -46,8 +49,7 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
             GgmlType.IQ4_XS => Load(new IQ4_XSGpu(Iq4Values())),
             GgmlType.IQ1_S => Load(new IQ1_SGpu(Table(ref _iq1sGrid, IqTables.Iq1sGrid))),
             GgmlType.IQ2_XXS => Load(new IQ2_XXSGpu(Table(ref _iq2xxsGrid, IqTables.Iq2xxsGrid), Table(ref _ksigns, IqTables.KsignsIq2xs))),
-            _ => throw new NotSupportedException(
-                $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}."),
+            _ => throw Unsupported(type),
         };
         _loaded[type] = launch;
         return launch;
