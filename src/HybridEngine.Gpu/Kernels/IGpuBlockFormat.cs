@@ -3,14 +3,18 @@ using ILGPU;
 namespace HybridEngine.Gpu.Kernels;
 
 /// <summary>
-/// One GGUF block type as seen by a GPU kernel: the dot product of one raw block (read straight from the uploaded
-/// bytes, dequantized in registers) with float activations. Implementations are value types so ILGPU specialises the
-/// matrix kernel per format; each names the CPU format it mirrors.
+/// One GGUF block type as seen by a GPU kernel: the dot product of one part of a raw block (read straight from the
+/// uploaded bytes, dequantized in registers) with float activations. 256-value super-blocks split into 8 parts of 32
+/// values so that neighbouring lanes of a warp read neighbouring bytes; 32-value and 1-value blocks are one part.
+/// Implementations are value types so ILGPU specialises the matrix kernel per format; each names its CPU format.
 /// </summary>
 public interface IGpuBlockFormat
 {
-    /// <summary><c>Σ_j dequant(block)[j] · x[xStart + j]</c> over the block's values.</summary>
-    float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart);
+    /// <summary>Parts per block (BlockSize / Parts values each).</summary>
+    int Parts { get; }
+
+    /// <summary><c>Σ_j dequant(block)[part·n + j] · x[xStart + j]</c> over the n = BlockSize/Parts values of the part.</summary>
+    float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart);
 }
 
 /// <summary>Little-endian reads of the block fields shared by every format.</summary>

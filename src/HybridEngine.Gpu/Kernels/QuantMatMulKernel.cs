@@ -13,14 +13,14 @@ public struct MatShape
 }
 
 /// <summary>
-/// <c>y[t][n] = Σ_b BlockDot(W[n] block b, x[t])</c> on raw GGUF blocks: the weights stay quantized in device memory
+/// <c>y[t][n] = Σ_(b,p) PartDot(W[n] block b part p, x[t])</c> on raw GGUF blocks: the weights stay quantized in device memory
 /// and are dequantized in registers (never uploaded as floats). CPU reference: <c>Kernels/MatMul.Run</c>; this kernel
 /// keeps activations in float (the CPU path quantizes them to Q8_0/Q8_K first), so it matches the exact
 /// dequantize-then-dot result to float rounding and the CPU path to its activation-quantization error.
 /// </summary>
 /// <remarks>
-/// Launch: one group of one warp per (row, token) pair, grid = (Rows, Tokens). Lane i takes blocks i, i+warp, ...
-/// so a warp reads consecutive blocks of one row together; lanes are summed by shuffle and lane 0 writes.
+/// Launch: one group of one warp per (row, token) pair, grid = (Rows, Tokens). Lane i takes block parts i, i+warp, ...
+/// so a warp reads consecutive bytes of one row together; lanes are summed by shuffle and lane 0 writes.
 /// </remarks>
 public static class QuantMatMulKernel
 {
@@ -32,9 +32,15 @@ public static class QuantMatMulKernel
         int lane = Group.IdxX;
         long firstBlock = (long)row * shape.BlocksPerRow;
         long xRow = (long)token * shape.RowLength;
+        int parts = format.Parts;
+        int partSize = shape.BlockSize / parts;
+        int units = shape.BlocksPerRow * parts;
         float sum = 0;
-        for (int b = lane; b < shape.BlocksPerRow; b += Group.DimX)
-            sum += format.BlockDot(w, firstBlock + b, x, xRow + (long)b * shape.BlockSize);
+        for (int u = lane; u < units; u += Group.DimX)
+        {
+            int b = u / parts, part = u - b * parts;
+            sum += format.PartDot(w, firstBlock + b, part, x, xRow + (long)b * shape.BlockSize + (long)part * partSize);
+        }
         sum = WarpSum.Reduce(sum);
         if (lane == 0) y[(long)token * shape.Rows + row] = sum;
     }

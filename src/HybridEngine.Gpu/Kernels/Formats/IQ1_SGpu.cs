@@ -13,26 +13,21 @@ public readonly struct IQ1_SGpu(ArrayView<ulong> grid) : IGpuBlockFormat
     private const float Delta = 0.125f;
     private readonly ArrayView<ulong> _grid = grid;
 
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 50;
-        float d = BlockBits.Half(w, at);
-        long qs = at + 2, qh = at + 34;
+        long qs = at + 2 + 4 * part;
+        int h = BlockBits.U16(w, at + 34 + 2 * part);
+        float delta = (h & 0x8000) != 0 ? -Delta : Delta;
         float sum = 0;
-        for (int ib = 0; ib < 8; ib++)
+        for (int l = 0; l < 4; l++)
         {
-            int h = BlockBits.U16(w, qh + 2 * ib);
-            float delta = (h & 0x8000) != 0 ? -Delta : Delta;
-            float part = 0;
-            for (int l = 0; l < 4; l++)
-            {
-                ulong entry = _grid[w[qs + 4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];
-                long xs = xStart + 32 * ib + 8 * l;
-                for (int j = 0; j < 8; j++)
-                    part += ((sbyte)(byte)((entry >> (8 * j)) & 0xFF) + delta) * x[xs + j];
-            }
-            sum += (2 * ((h >> 12) & 7) + 1) * part;
+            ulong entry = _grid[w[qs + l] | (((h >> (3 * l)) & 7) << 8)];
+            for (int j = 0; j < 8; j++)
+                sum += ((sbyte)(byte)((entry >> (8 * j)) & 0xFF) + delta) * x[xStart + 8 * l + j];
         }
-        return d * sum;
+        return BlockBits.Half(w, at) * (2 * ((h >> 12) & 7) + 1) * sum;
     }
 }

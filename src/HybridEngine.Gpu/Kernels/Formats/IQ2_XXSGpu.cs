@@ -13,29 +13,24 @@ public readonly struct IQ2_XXSGpu(ArrayView<ulong> grid, ArrayView<byte> signs) 
     private readonly ArrayView<ulong> _grid = grid;
     private readonly ArrayView<byte> _signs = signs;
 
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 66;
-        float d = BlockBits.Half(w, at);
+        long q = at + 2 + 8 * part;
+        uint a1 = (uint)(w[q + 4] | (w[q + 5] << 8) | (w[q + 6] << 16) | (w[q + 7] << 24));
         float sum = 0;
-        for (int ib = 0; ib < 8; ib++)
+        for (int l = 0; l < 4; l++)
         {
-            long q = at + 2 + 8 * ib;
-            uint a1 = (uint)(w[q + 4] | (w[q + 5] << 8) | (w[q + 6] << 16) | (w[q + 7] << 24));
-            float part = 0;
-            for (int l = 0; l < 4; l++)
+            ulong entry = _grid[(int)w[q + l]];
+            int sign = _signs[(int)((a1 >> (7 * l)) & 127)];
+            for (int j = 0; j < 8; j++)
             {
-                ulong entry = _grid[(int)w[q + l]];
-                int sign = _signs[(int)((a1 >> (7 * l)) & 127)];
-                long xs = xStart + 32 * ib + 8 * l;
-                for (int j = 0; j < 8; j++)
-                {
-                    float v = (int)((entry >> (8 * j)) & 0xFF) * x[xs + j];
-                    part += (sign & (1 << j)) != 0 ? -v : v;
-                }
+                float v = (int)((entry >> (8 * j)) & 0xFF) * x[xStart + 8 * l + j];
+                sum += (sign & (1 << j)) != 0 ? -v : v;
             }
-            sum += (0.5f + (a1 >> 28)) * 0.25f * part;
         }
-        return d * sum;
+        return BlockBits.Half(w, at) * (0.5f + (a1 >> 28)) * 0.25f * sum;
     }
 }

@@ -11,7 +11,9 @@ public readonly struct IQ4_NLGpu(ArrayView<int> values) : IGpuBlockFormat
 {
     private readonly ArrayView<int> _values = values;
 
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 1;
+
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 18;
         float sum = 0;

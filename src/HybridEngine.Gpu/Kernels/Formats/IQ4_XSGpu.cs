@@ -11,25 +11,19 @@ public readonly struct IQ4_XSGpu(ArrayView<int> values) : IGpuBlockFormat
 {
     private readonly ArrayView<int> _values = values;
 
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 136;
-        float d = BlockBits.Half(w, at);
-        int scalesH = BlockBits.U16(w, at + 2);
+        int ls = ((w[at + 4 + part / 2] >> (4 * (part % 2))) & 15) | (((BlockBits.U16(w, at + 2) >> (2 * part)) & 3) << 4);
+        long qs = at + 8 + 16 * part;
         float sum = 0;
-        for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j++)
         {
-            int ls = ((w[at + 4 + s / 2] >> (4 * (s % 2))) & 15) | (((scalesH >> (2 * s)) & 3) << 4);
-            long qs = at + 8 + 16 * s;
-            long xs = xStart + 32 * s;
-            float part = 0;
-            for (int j = 0; j < 16; j++)
-            {
-                int q = w[qs + j];
-                part += _values[q & 15] * x[xs + j] + _values[q >> 4] * x[xs + j + 16];
-            }
-            sum += (ls - 32) * part;
+            int q = w[qs + j];
+            sum += _values[q & 15] * x[xStart + j] + _values[q >> 4] * x[xStart + j + 16];
         }
-        return d * sum;
+        return BlockBits.Half(w, at) * (ls - 32) * sum;
     }
 }

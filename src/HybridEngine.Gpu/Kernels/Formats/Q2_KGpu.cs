@@ -9,31 +9,23 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q2_KGpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    /// <summary>Part p: half n = p/4, shift 2·(p%4) of qs[32n + l]; scale/min byte 2p (l &lt; 16) and 2p + 1.</summary>
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 84;
-        long scales = at, qs = at + 16;
-        float d = BlockBits.Half(w, at + 80), dmin = BlockBits.Half(w, at + 82);
-        float sum = 0;
-        int sub = 0;
-        for (int n = 0; n < 2; n++)
+        long qs = at + 16 + 32 * (part >> 2);
+        int shift = 2 * (part & 3);
+        float q0 = 0, x0 = 0, q1 = 0, x1 = 0;
+        for (int l = 0; l < 16; l++)
         {
-            for (int shift = 0; shift < 8; shift += 2)
-            {
-                for (int part = 0; part < 2; part++, sub++)
-                {
-                    int sc = w[scales + sub];
-                    float qx = 0, xs = 0;
-                    for (int l = 16 * part; l < 16 * part + 16; l++)
-                    {
-                        float a = x[xStart + 128 * n + 16 * (sub % 8) + (l - 16 * part)];
-                        qx += ((w[qs + 32 * n + l] >> shift) & 3) * a;
-                        xs += a;
-                    }
-                    sum += d * (sc & 15) * qx - dmin * (sc >> 4) * xs;
-                }
-            }
+            float a = x[xStart + l], b = x[xStart + l + 16];
+            q0 += ((w[qs + l] >> shift) & 3) * a; x0 += a;
+            q1 += ((w[qs + l + 16] >> shift) & 3) * b; x1 += b;
         }
-        return sum;
+        int sc0 = w[at + 2 * part], sc1 = w[at + 2 * part + 1];
+        float d = BlockBits.Half(w, at + 80), dmin = BlockBits.Half(w, at + 82);
+        return d * ((sc0 & 15) * q0 + (sc1 & 15) * q1) - dmin * ((sc0 >> 4) * x0 + (sc1 >> 4) * x1);
     }
 }

@@ -10,31 +10,21 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q3_KGpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    /// <summary>Part p: half n = p/4, shift 2·(p%4) of qs[32n + l], hmask bit p, scales 2p (l &lt; 16) and 2p + 1.</summary>
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 110;
-        long hmask = at, qs = at + 32, scales = at + 96;
-        float d = BlockBits.Half(w, at + 108);
-        float sum = 0;
-        int sub = 0;
-        for (int n = 0; n < 2; n++)
+        long hmask = at, qs = at + 32 + 32 * (part >> 2), scales = at + 96;
+        int shift = 2 * (part & 3), bit = 1 << part;
+        float s0 = 0, s1 = 0;
+        for (int l = 0; l < 16; l++)
         {
-            for (int j = 0; j < 4; j++)
-            {
-                int bit = 1 << (4 * n + j);
-                for (int part = 0; part < 2; part++, sub++)
-                {
-                    float qx = 0;
-                    for (int l = 16 * part; l < 16 * part + 16; l++)
-                    {
-                        int q = ((w[qs + 32 * n + l] >> (2 * j)) & 3) - ((w[hmask + l] & bit) != 0 ? 0 : 4);
-                        qx += q * x[xStart + 128 * n + 32 * j + l];
-                    }
-                    sum += Scale(w, scales, sub) * qx;
-                }
-            }
+            s0 += (((w[qs + l] >> shift) & 3) - ((w[hmask + l] & bit) != 0 ? 0 : 4)) * x[xStart + l];
+            s1 += (((w[qs + l + 16] >> shift) & 3) - ((w[hmask + l + 16] & bit) != 0 ? 0 : 4)) * x[xStart + l + 16];
         }
-        return d * sum;
+        return BlockBits.Half(w, at + 108) * (Scale(w, scales, 2 * part) * s0 + Scale(w, scales, 2 * part + 1) * s1);
     }
 
     private static int Scale(ArrayView<byte> w, long s, int i)

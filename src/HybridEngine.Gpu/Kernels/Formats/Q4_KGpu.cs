@@ -9,26 +9,22 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q4_KGpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    /// <summary>Part p = sub-block p: nibbles (low for even p, high for odd) of qs[32·(p/2) ..], scale and min p.</summary>
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 144;
-        float d = BlockBits.Half(w, at), dmin = BlockBits.Half(w, at + 2);
-        long scales = at + 4, qs = at + 16;
-        float sum = 0;
-        for (int c = 0; c < 4; c++)
+        long qs = at + 16 + 32 * (part >> 1);
+        int shift = 4 * (part & 1);
+        float qx = 0, xs = 0;
+        for (int l = 0; l < 32; l++)
         {
-            float qLo = 0, xLo = 0, qHi = 0, xHi = 0;
-            for (int l = 0; l < 32; l++)
-            {
-                int q = w[qs + 32 * c + l];
-                float a = x[xStart + 64 * c + l], b = x[xStart + 64 * c + 32 + l];
-                qLo += (q & 15) * a; xLo += a;
-                qHi += (q >> 4) * b; xHi += b;
-            }
-            sum += d * (ScaleK4(w, scales, 2 * c) * qLo + ScaleK4(w, scales, 2 * c + 1) * qHi)
-                 - dmin * (MinK4(w, scales, 2 * c) * xLo + MinK4(w, scales, 2 * c + 1) * xHi);
+            float a = x[xStart + l];
+            qx += ((w[qs + l] >> shift) & 15) * a;
+            xs += a;
         }
-        return sum;
+        return BlockBits.Half(w, at) * ScaleK4(w, at + 4, part) * qx - BlockBits.Half(w, at + 2) * MinK4(w, at + 4, part) * xs;
     }
 
     /// <summary>The 6-bit scale of sub-block j from the packed 12 bytes shared by Q4_K and Q5_K.</summary>

@@ -8,7 +8,9 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q5_0Gpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 1;
+
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 22;
         uint qh = (uint)(w[at + 2] | (w[at + 3] << 8) | (w[at + 4] << 16) | (w[at + 5] << 24));

@@ -9,26 +9,22 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q5_KGpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    /// <summary>Part p = sub-block p: nibbles of qs[32·(p/2) ..] as in Q4_K, fifth bit from bit p of qh[l].</summary>
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 176;
-        float d = BlockBits.Half(w, at), dmin = BlockBits.Half(w, at + 2);
-        long scales = at + 4, qh = at + 16, qs = at + 48;
-        float sum = 0;
-        for (int c = 0; c < 4; c++)
+        long qh = at + 16, qs = at + 48 + 32 * (part >> 1);
+        int shift = 4 * (part & 1);
+        float qx = 0, xs = 0;
+        for (int l = 0; l < 32; l++)
         {
-            float qLo = 0, xLo = 0, qHi = 0, xHi = 0;
-            for (int l = 0; l < 32; l++)
-            {
-                int q = w[qs + 32 * c + l];
-                int h = w[qh + l];
-                float a = x[xStart + 64 * c + l], b = x[xStart + 64 * c + 32 + l];
-                qLo += ((q & 15) | (((h >> (2 * c)) & 1) << 4)) * a; xLo += a;
-                qHi += ((q >> 4) | (((h >> (2 * c + 1)) & 1) << 4)) * b; xHi += b;
-            }
-            sum += d * (Q4_KGpu.ScaleK4(w, scales, 2 * c) * qLo + Q4_KGpu.ScaleK4(w, scales, 2 * c + 1) * qHi)
-                 - dmin * (Q4_KGpu.MinK4(w, scales, 2 * c) * xLo + Q4_KGpu.MinK4(w, scales, 2 * c + 1) * xHi);
+            float a = x[xStart + l];
+            qx += (((w[qs + l] >> shift) & 15) | (((w[qh + l] >> part) & 1) << 4)) * a;
+            xs += a;
         }
-        return sum;
+        return BlockBits.Half(w, at) * Q4_KGpu.ScaleK4(w, at + 4, part) * qx
+             - BlockBits.Half(w, at + 2) * Q4_KGpu.MinK4(w, at + 4, part) * xs;
     }
 }

@@ -10,32 +10,24 @@ namespace HybridEngine.Gpu.Kernels.Formats;
 /// </summary>
 public readonly struct Q6_KGpu : IGpuBlockFormat
 {
-    public float BlockDot(ArrayView<byte> w, long block, ArrayView<float> x, long xStart)
+    public int Parts => 8;
+
+    /// <summary>
+    /// Part p covers values 32·p ..: half n = p/4, quarter r = p%4 reads ql[64n + 32·(r&amp;1) + l] (low nibble for r &lt; 2,
+    /// high otherwise), bits 2r of qh[32n + l], scales 8n + 2r (l &lt; 16) and 8n + 2r + 1.
+    /// </summary>
+    public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart)
     {
         long at = block * 210;
-        long ql0 = at, qh0 = at + 128, sc0 = at + 192;
-        float d = BlockBits.Half(w, at + 208);
-        float sum = 0;
-        for (int n = 0; n < 2; n++)
+        int n = part >> 2, r = part & 3;
+        long ql = at + 64 * n + 32 * (r & 1), qh = at + 128 + 32 * n, sc = at + 192 + 8 * n + 2 * r;
+        int shift = 4 * (r >> 1), hshift = 2 * r;
+        float s0 = 0, s1 = 0;
+        for (int l = 0; l < 16; l++)
         {
-            long ql = ql0 + 64 * n, qh = qh0 + 32 * n, sc = sc0 + 8 * n;
-            long xs = xStart + 128 * n;
-            for (int half = 0; half < 2; half++)
-            {
-                // Positions 16·half .. 16·half+15 share one scale per output quarter.
-                float s1 = 0, s2 = 0, s3 = 0, s4 = 0;
-                for (int l = 16 * half; l < 16 * half + 16; l++)
-                {
-                    int a = w[ql + l], b = w[ql + l + 32], h = w[qh + l];
-                    s1 += (((a & 15) | ((h & 3) << 4)) - 32) * x[xs + l];
-                    s2 += (((b & 15) | (((h >> 2) & 3) << 4)) - 32) * x[xs + l + 32];
-                    s3 += (((a >> 4) | (((h >> 4) & 3) << 4)) - 32) * x[xs + l + 64];
-                    s4 += (((b >> 4) | (((h >> 6) & 3) << 4)) - 32) * x[xs + l + 96];
-                }
-                sum += BlockBits.I8(w, sc + half) * s1 + BlockBits.I8(w, sc + half + 2) * s2
-                     + BlockBits.I8(w, sc + half + 4) * s3 + BlockBits.I8(w, sc + half + 6) * s4;
-            }
+            s0 += ((((w[ql + l] >> shift) & 15) | (((w[qh + l] >> hshift) & 3) << 4)) - 32) * x[xStart + l];
+            s1 += ((((w[ql + l + 16] >> shift) & 15) | (((w[qh + l + 16] >> hshift) & 3) << 4)) - 32) * x[xStart + l + 16];
         }
-        return d * sum;
+        return BlockBits.Half(w, at + 208) * (BlockBits.I8(w, sc) * s0 + BlockBits.I8(w, sc + 1) * s1);
     }
 }
