@@ -17,14 +17,17 @@ public static class GpuDevices
     /// Opens every CUDA and OpenCL accelerator. With <paramref name="includeCpuAccelerator"/> ILGPU's CPU accelerator
     /// is added as a pretend discrete GPU (tests: same kernels, no GPU needed).
     /// </summary>
-    public static GpuDiscovery Discover(bool includeCpuAccelerator = false)
+    public static GpuDiscovery Discover(bool includeCpuAccelerator = false) => Discover(includeCpuAccelerator, CreateContext);
+
+    /// <summary>Discovery over a given context factory (tests inject a failing driver here).</summary>
+    internal static GpuDiscovery Discover(bool includeCpuAccelerator, Func<AcceleratorType[], Context> createContext)
     {
         var devices = new List<GpuDevice>();
         var warnings = new List<string>();
         int count;
         try
         {
-            using var probe = CreateContext(AcceleratorType.Cuda, AcceleratorType.OpenCL);
+            using var probe = createContext([AcceleratorType.Cuda, AcceleratorType.OpenCL]);
             count = probe.Devices.Length;   // ILGPU lists its CPU device in every context; TryOpen skips it
         }
         catch (Exception e)
@@ -34,7 +37,7 @@ public static class GpuDevices
         }
         for (int i = 0; i < count; i++)
         {
-            if (TryOpen(i, warnings) is { } device) devices.Add(device);
+            if (TryOpen(i, warnings, createContext) is { } device) devices.Add(device);
         }
         if (includeCpuAccelerator)
         {
@@ -70,12 +73,12 @@ public static class GpuDevices
         return cuda;
     }
 
-    private static GpuDevice? TryOpen(int index, List<string> warnings)
+    private static GpuDevice? TryOpen(int index, List<string> warnings, Func<AcceleratorType[], Context> createContext)
     {
         Context? context = null;
         try
         {
-            context = CreateContext(AcceleratorType.Cuda, AcceleratorType.OpenCL);
+            context = createContext([AcceleratorType.Cuda, AcceleratorType.OpenCL]);
             var device = context.Devices[index];
             if (device.AcceleratorType is not (AcceleratorType.Cuda or AcceleratorType.OpenCL))
             {

@@ -28,6 +28,14 @@ public sealed unsafe class GpuDeviceTests
     }
 
     [Fact]
+    public void A_failing_driver_becomes_a_warning_not_an_exception()
+    {
+        var found = GpuDevices.Discover(false, _ => throw new DllNotFoundException("libcuda.so.1 missing"));
+        Assert.Empty(found.Devices);
+        Assert.Contains(found.Warnings, w => w.Contains("libcuda.so.1 missing", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Discovery_adds_the_cpu_accelerator_only_when_asked()
     {
         var found = GpuDevices.Discover(includeCpuAccelerator: true);
