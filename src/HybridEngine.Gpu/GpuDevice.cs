@@ -68,13 +68,21 @@ public sealed class GpuDevice : IComputeDevice
         return Guard("upload", () =>
         {
             var buffer = Accelerator.Allocate1D<byte>(Math.Max(1, source.TotalBytes));
-            const int chunk = 1 << 30;   // spans are int-sized; large matrices go up in 1 GiB pieces
-            for (long at = 0; at < source.TotalBytes; at += chunk)
+            try
             {
-                int length = (int)Math.Min(chunk, source.TotalBytes - at);
-                buffer.View.AsContiguous().SubView(at, length).CopyFromCPU(new ReadOnlySpan<byte>(source.Data + at, length));
+                const int chunk = 1 << 30;   // spans are int-sized; large matrices go up in 1 GiB pieces
+                for (long at = 0; at < source.TotalBytes; at += chunk)
+                {
+                    int length = (int)Math.Min(chunk, source.TotalBytes - at);
+                    buffer.View.AsContiguous().SubView(at, length).CopyFromCPU(new ReadOnlySpan<byte>(source.Data + at, length));
+                }
+                return new GpuWeights(this, buffer, source.Type, source.Rows, source.RowLength);
             }
-            return new GpuWeights(this, buffer, source.Type, source.Rows, source.RowLength);
+            catch
+            {
+                buffer.Dispose();
+                throw;
+            }
         });
     }
 
