@@ -1,0 +1,89 @@
+using HybridEngine.Gpu.Kernels;
+using HybridEngine.Gpu.Kernels.Formats;
+using HybridEngine.Quantization;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace HybridEngine.Gpu;
+
+/// <summary>
+/// The weight types the GPU matrix kernel supports and, per type, the kernel specialised for it (compiled on first
+/// use). Tables the formats need (the IQ4 value table) are uploaded once per accelerator.
+/// </summary>
+internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
+{
+    public delegate void Launch(KernelConfig config, ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
+
+    public static readonly IReadOnlyList<GgmlType> SupportedTypes =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q2_K, GgmlType.Q3_K,
+        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.IQ1_S, GgmlType.IQ2_XXS,
+    ];
+
+    private readonly Dictionary<GgmlType, Launch> _loaded = [];
+    private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
+    private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
+    private MemoryBuffer1D<byte, Stride1D.Dense>? _ksigns;
+
+    public static bool IsSupported(GgmlType type) => SupportedTypes.Contains(type);
+
+    public static NotSupportedException Unsupported(GgmlType type) => new(
+        $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}.");
+
+    public Launch For(GgmlType type)
+    {
+        if (_loaded.TryGetValue(type, out var launch)) return launch;
+        launch = type switch
+        {
+            GgmlType.F32 => Load(default(F32Gpu)),
+            GgmlType.F16 => Load(default(F16Gpu)),
+            GgmlType.Q8_0 => Load(default(Q8_0Gpu)),
+            GgmlType.Q4_0 => Load(default(Q4_0Gpu)),
+            GgmlType.Q5_0 => Load(default(Q5_0Gpu)),
+            GgmlType.Q2_K => Load(default(Q2_KGpu)),
+            GgmlType.Q3_K => Load(default(Q3_KGpu)),
+            GgmlType.Q4_K => Load(default(Q4_KGpu)),
+            GgmlType.Q5_K => Load(default(Q5_KGpu)),
+            GgmlType.Q6_K => Load(default(Q6_KGpu)),
+            GgmlType.IQ4_NL => Load(new IQ4_NLGpu(Iq4Values())),
+            GgmlType.IQ4_XS => Load(new IQ4_XSGpu(Iq4Values())),
+            GgmlType.IQ1_S => Load(new IQ1_SGpu(Table(ref _iq1sGrid, IqTables.Iq1sGrid))),
+            GgmlType.IQ2_XXS => Load(new IQ2_XXSGpu(Table(ref _iq2xxsGrid, IqTables.Iq2xxsGrid), Table(ref _ksigns, IqTables.KsignsIq2xs))),
+            _ => throw Unsupported(type),
+        };
+        _loaded[type] = launch;
+        return launch;
+    }
+
+    private Launch Load<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+    {
+        var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+            QuantMatMulKernel.Run);
+        return (config, w, x, y, shape) => kernel(config, w, x, y, shape, format);
+    }
+
+    private ArrayView<int> Iq4Values()
+    {
+        if (_iq4Values is null)
+        {
+            var values = new int[16];
+            for (int i = 0; i < 16; i++) values[i] = IqTables.KvaluesIq4nl[i];
+            _iq4Values = accelerator.Allocate1D(values);
+        }
+        return _iq4Values.View;
+    }
+
+    private ArrayView<T> Table<T>(ref MemoryBuffer1D<T, Stride1D.Dense>? buffer, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        buffer ??= accelerator.Allocate1D(values.ToArray());
+        return buffer.View;
+    }
+
+    public void Dispose()
+    {
+        _iq4Values?.Dispose();
+        _iq1sGrid?.Dispose();
+        _iq2xxsGrid?.Dispose();
+        _ksigns?.Dispose();
+    }
+}

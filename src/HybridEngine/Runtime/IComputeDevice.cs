@@ -1,0 +1,66 @@
+using HybridEngine.Kernels;
+using HybridEngine.Quantization;
+
+namespace HybridEngine.Runtime;
+
+/// <summary>What kind of memory a device computes from: its own (discrete) or system RAM (CPU, integrated GPU).</summary>
+public enum DeviceKind
+{
+    Cpu,
+    DiscreteGpu,
+    IntegratedGpu,
+}
+
+/// <summary>
+/// One place ops can run. The CPU device always exists; GPUs are a list that may be empty. Activations come in and go
+/// out as host spans; weights are uploaded once and referred to by handle. Instances are not thread-safe: one
+/// executor drives a device at a time. Any failure inside a device op surfaces as <see cref="ComputeDeviceException"/>
+/// so a caller can fall back to the CPU.
+/// </summary>
+public interface IComputeDevice : IDisposable
+{
+    string Name { get; }
+    DeviceKind Kind { get; }
+
+    /// <summary>Bytes of memory the device computes from (system RAM for the CPU and integrated GPUs).</summary>
+    long MemoryBytes { get; }
+
+    /// <summary>Whether <see cref="Upload"/> accepts weights of this type.</summary>
+    bool Supports(GgmlType type);
+
+    /// <summary>Makes the raw GGUF blocks of <paramref name="weights"/> available to this device (a copy on a GPU).</summary>
+    IDeviceWeights Upload(in WeightMatrix weights);
+
+    /// <summary><c>y[t][n] = Σ_k W[n][k]·x[t][k]</c> for <paramref name="tokens"/> rows of x ([tokens, RowLength] → [tokens, Rows]).</summary>
+    void MatMul(IDeviceWeights weights, ReadOnlySpan<float> x, int tokens, Span<float> y);
+
+    /// <summary>The one-token case of <see cref="MatMul"/>.</summary>
+    void MatVec(IDeviceWeights weights, ReadOnlySpan<float> x, Span<float> y) => MatMul(weights, x, 1, y);
+
+    /// <summary><c>y = x / sqrt(mean(x²) + eps) · weight</c> for each of <paramref name="tokens"/> rows of weight.Length values.</summary>
+    void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, float eps);
+
+    /// <summary>
+    /// Rotary embedding in place on x = [tokens, heads·headStride], token t at <c>positions[t]</c>, rotating
+    /// RotaryDims values starting <paramref name="offset"/> into each head (angles from <see cref="RopeParameters"/>).
+    /// </summary>
+    void Rope(Span<float> x, int tokens, int heads, int headStride, ReadOnlySpan<int> positions, RopeParameters parameters, int offset = 0);
+
+    /// <summary><c>p = softmax(scale·x)</c> in place on each of <paramref name="rows"/> equal rows of x.</summary>
+    void Softmax(Span<float> x, int rows, float scale);
+
+    /// <summary><c>h = silu(gate) · up</c>, element by element.</summary>
+    void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h);
+}
+
+/// <summary>A weight matrix as held by one device.</summary>
+public interface IDeviceWeights : IDisposable
+{
+    IComputeDevice Device { get; }
+    GgmlType Type { get; }
+    int Rows { get; }
+    int RowLength { get; }
+
+    /// <summary>Bytes this handle holds on the device (0 when it only points at host memory).</summary>
+    long DeviceBytes { get; }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using HybridEngine.Gpu;
+using HybridEngine.Kernels;
+using HybridEngine.Quantization;
+
+// Quantized matrix-vector throughput of the GPU kernels: GB/s of weight bytes read per product, against the card's
+// theoretical bandwidth. Usage: GpuBench [--cpu] [--mib N] [--seconds S]
+//   --cpu      ILGPU's CPU accelerator instead of the first CUDA device (a smoke run without a GPU)
+//   --mib N    weight bytes per matrix (default 256 MiB: far larger than any GPU's L2, so reads come from DRAM)
+//   --seconds  timing budget per type (default 1)
+// Each timed call includes copying the 4096-float activation in and the result out (as IComputeDevice.MatVec does),
+// so the figure is what the engine sees, slightly below the kernel's own rate.
+
+bool cpu = args.Contains("--cpu");
+long mib = Arg("--mib", cpu ? 2 : 256);
+double seconds = Arg("--seconds", 1);
+
+using GpuDevice device = cpu ? GpuDevices.CreateCpuPretend() : GpuDevices.OpenFirstCuda(out string? reason)
+    ?? throw new InvalidOperationException($"GpuBench needs a CUDA device: {reason}");
+double? peak = device.PeakBandwidthBytesPerSecond;
+if (Environment.GetEnvironmentVariable("CARD_GBPS") is { } stated && double.TryParse(stated, out double gbps)) peak = gbps * 1e9;
+Console.WriteLine($"device: {device.Name}, {device.MemoryBytes / (1 << 20)} MiB, peak bandwidth: " +
+                  (peak is { } p0 ? $"{p0 / 1e9:F0} GB/s" : "unknown (set CARD_GBPS)"));
+Console.WriteLine($"{"type",-8} {"rows",8} {"cols",6} {"MiB",6} {"us/call",9} {"GB/s",8} {"% peak",7}");
+
+const int rowLength = 4096;
+var random = new Random(42);
+float[] x = new float[rowLength];
+for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+foreach (var type in GpuDevice.SupportedTypes)
+{
+    var info = QuantTypes.Get(type);
+    long rowBytes = info.RowBytes(rowLength);
+    int rows = (int)Math.Max(1, mib * (1L << 20) / rowBytes);
+    byte[] raw = Weights(info, rows, rowLength, random);
+    float[] y = new float[rows];
+    unsafe
+    {
+        fixed (byte* ptr = raw)
+        {
+            using var weights = device.Upload(new WeightMatrix(ptr, type, rows, rowLength));
+            device.MatMul(weights, x, 1, y);   // compile and warm up
+            int calls = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds || calls < 3)
+            {
+                device.MatMul(weights, x, 1, y);
+                calls++;
+            }
+            double perCall = clock.Elapsed.TotalSeconds / calls;
+            double rate = raw.Length / perCall;
+            string share = peak is { } p ? $"{100 * rate / p,6:F1}%" : "     -";
+            Console.WriteLine($"{info.Name,-8} {rows,8} {rowLength,6} {raw.Length / 1048576.0,6:F1} {perCall * 1e6,9:F1} {rate / 1e9,8:F1} {share}");
+        }
+    }
+}
+
+long Arg(string name, long fallback)
+{
+    int at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length && long.TryParse(args[at + 1], out long v) ? v : fallback;
+}
+
+// 64 distinct quantized rows tiled over the matrix: realistic blocks without quantizing hundreds of MiB on the host.
+static byte[] Weights(QuantTypeInfo info, int rows, int rowLength, Random random)
+{
+    int rowBytes = (int)info.RowBytes(rowLength);
+    int distinct = Math.Min(rows, 64);
+    byte[] raw = new byte[(long)rows * rowBytes];
+    float[] values = new float[rowLength];
+    for (int r = 0; r < distinct; r++)
+    {
+        var row = raw.AsSpan(r * rowBytes, rowBytes);
+        if (info.Quantize is { } quantize)
+        {
+            for (int i = 0; i < rowLength; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+            quantize(values, row);
+        }
+        else
+        {
+            random.NextBytes(row);   // IQ grids accept any index; give every block a modest f16 scale
+            for (int b = 0; b < rowBytes; b += info.BytesPerBlock) BitConverter.TryWriteBytes(row[b..], (Half)0.02);
+        }
+    }
+    for (int r = distinct; r < rows; r++) raw.AsSpan((r % distinct) * rowBytes, rowBytes).CopyTo(raw.AsSpan(r * rowBytes, rowBytes));
+    return raw;
+}
