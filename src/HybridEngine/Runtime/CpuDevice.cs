@@ -13,7 +13,11 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
     private readonly SimdLevel _level = level ?? Simd.Best;
     private byte[] _scratch = [];
 
-    public string Name => "cpu";
+    public string Name => pool is null ? $"cpu ({_level})" : $"cpu ({pool.Threads} threads, {_level})";
+
+    public ComputePool? Pool => pool;
+
+    public SimdLevel Level => _level;
     public DeviceKind Kind => DeviceKind.Cpu;
     public long MemoryBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
@@ -27,6 +31,16 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
         int need = Kernels.MatMul.ScratchBytes(w, tokens);
         if (_scratch.Length < need) _scratch = new byte[need];
         Kernels.MatMul.Run(w, x, tokens, y, _scratch.AsSpan(0, need), pool, _level);
+    }
+
+    /// <summary>
+    /// The executor's hot path: <c>y[t] = W·x[t]</c> straight from the weights where they lie (no upload handle),
+    /// matrix-vector for one token and matrix-matrix for a batch; <paramref name="scratch"/> holds the quantized activations.
+    /// </summary>
+    public void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch)
+    {
+        if (tokens == 1) Kernels.MatVec.Run(w, x, y, scratch, pool, _level);
+        else Kernels.MatMul.Run(w, x, tokens, y, scratch, pool, _level);
     }
 
     public void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, float eps) =>
