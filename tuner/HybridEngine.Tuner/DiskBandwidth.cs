@@ -103,13 +103,15 @@ public static class DiskBandwidth
                     using var buffer = new AlignedBuffer(block);
                     var random = new Random(1000 + seed);
                     long bytes = 0;
-                    while (clock.Elapsed < budget && !cancel.IsCancellationRequested)
+                    // At least one read per thread: on a loaded machine a thread may first run after the budget is spent.
+                    do
                     {
                         long offset = random.NextInt64(slots) * block;
                         int read = RandomAccess.Read(handle, buffer.Span, offset);
                         if (read <= 0) break;
                         bytes += read;
                     }
+                    while (clock.Elapsed < budget && !cancel.IsCancellationRequested);
                     Interlocked.Add(ref total, bytes);
                 }
                 catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
