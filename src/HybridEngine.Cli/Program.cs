@@ -12,4 +12,5 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(PerplexityCommand.Create());
+root.Subcommands.Add(ChatCommand.Create());
 return CliRunner.Run(root, args);
