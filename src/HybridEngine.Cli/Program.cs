@@ -13,4 +13,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(PerplexityCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);
