@@ -11,4 +11,7 @@ root.Subcommands.Add(ProfileCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
+root.Subcommands.Add(PerplexityCommand.Create());
+root.Subcommands.Add(ChatCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CliRunner.Run(root, args);

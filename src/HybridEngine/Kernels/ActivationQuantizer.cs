@@ -15,7 +15,9 @@ namespace HybridEngine.Kernels;
 /// (the format quantizer; only Q4_1/Q5_1 use it).</item>
 /// <item>Q8_K (per 256): <c>max</c> = the first element of largest |x| with its sign, <c>iscale = −127/max</c>,
 /// <c>q = min(127, nearest_even(iscale·x))</c>, <c>d = 1/iscale</c> as float32, <c>bsums[g] = Σ</c> of 16 q.</item>
-/// <item>F32 / F16 / BF16 weights dot against the float activations unchanged (the row is copied as float32).</item>
+/// <item>F32 weights dot against the float activations unchanged (the row is copied). F16 and BF16 weights dot
+/// against activations rounded to F16 / BF16 (round to nearest even; stored back as float32), because llama.cpp
+/// converts the activations to the weight's own type before those products.</item>
 /// </list>
 /// </summary>
 public static unsafe class ActivationQuantizer
@@ -58,8 +60,23 @@ public static unsafe class ActivationQuantizer
             case GgmlType.Q8_0: Q8_0(x, length / 32, dst, level); break;
             case GgmlType.Q8_1: Q8_1Block.Quantize(new ReadOnlySpan<float>(x, length), new Span<byte>(dst, length / 32 * Q8_1Bytes)); break;
             case GgmlType.Q8_K: Q8_K(x, length / 256, dst, level); break;
+            case GgmlType.F16:
+                for (int j = 0; j < length; j++) ((float*)dst)[j] = (float)(Half)x[j];
+                break;
+            case GgmlType.BF16:
+                for (int j = 0; j < length; j++) ((float*)dst)[j] = RoundToBf16(x[j]);
+                break;
             default: Buffer.MemoryCopy(x, dst, (long)length * 4, (long)length * 4); break;
         }
+    }
+
+    /// <summary>ggml's fp32→bf16: round to nearest even on the top 16 bits; NaN stays a quiet NaN.</summary>
+    private static float RoundToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if ((bits & 0x7fffffff) > 0x7f800000) return BitConverter.UInt32BitsToSingle((bits | 0x00400000) & 0xffff0000);
+        bits = (bits + (0x7fff + ((bits >> 16) & 1))) & 0xffff0000;
+        return BitConverter.UInt32BitsToSingle(bits);
     }
 
     private static void Q8_0(float* x, int blocks, byte* dst, SimdLevel level)

@@ -8,7 +8,8 @@ namespace HybridEngine.Models;
 /// <c>deepseek2</c> (DeepSeek-V2, V2-Lite, V2.5, V3, R1; SPEC 3–4):
 /// <code>
 ///   x = token_embd[token]
-///   per layer:  x += attn_output · MLA(rmsnorm(x, attn_norm))         absorbed form, cache [latent | rope key]
+///   per layer:  x += attn_output · MLA(rmsnorm(x, attn_norm))         absorbed (attn_k_b/attn_v_b, cache [latent | rope key])
+///                                                                     or expanded (legacy attn_kv_b, cache of full keys and values)
 ///               h = rmsnorm(x, ffn_norm)
 ///               x += layer &lt; leading_dense ? FFN(h) : Σ_j w_j·Expert_j(h) + SharedFFN(h)
 ///   logits = output · rmsnorm(x, output_norm)
@@ -23,7 +24,7 @@ public sealed class Deepseek2 : IModel
     private readonly Layer[] _layers;
     private readonly float _eps;
 
-    private sealed record Layer(float[] AttnNorm, MlaAttention Attention, float[] FfnNorm, FeedForward? Dense, MoeFeedForward? Moe);
+    private sealed record Layer(float[] AttnNorm, IAttentionBlock Attention, float[] FfnNorm, FeedForward? Dense, MoeFeedForward? Moe);
 
     private Deepseek2(ModelMetadata meta, WeightStore w)
     {
@@ -63,26 +64,29 @@ public sealed class Deepseek2 : IModel
         _outputNorm = w.Vector("output_norm.weight", hidden);
         _output = w.Contains("output.weight") ? w.Matrix("output.weight", hidden, vocab) : _embedding;
         Dimensions = new ModelDimensions("deepseek2", hidden, vocab, layers, heads,
-            QueryWidth: heads * dk, KeyWidth: spec.CacheWidth, ValueWidth: 0, AttentionWidth: heads * dv,
+            QueryWidth: heads * dk,
+            KeyWidth: mla ? spec.CacheWidth : MlaExpandedAttention.KeyWidth(spec),
+            ValueWidth: mla ? 0 : MlaExpandedAttention.ValueWidth(spec), AttentionWidth: heads * dv,
             FfnWidth: Math.Max(ffn, Math.Max(1, shared) * expertFfn), Experts: experts, ExpertsUsed: used,
-            TrainedContext: meta.Int("context_length"), ExtraWidth: spec.ScratchWidth);
+            TrainedContext: meta.Int("context_length"), ExtraWidth: mla ? spec.ScratchWidth : MlaExpandedAttention.ScratchWidth(spec));
 
         _layers = new Layer[layers];
         for (int i = 0; i < layers; i++)
         {
             string b = $"blk.{i}.";
-            var (kB, vB) = mla
-                ? (w.HeadMatrices(b + "attn_k_b.weight", nope, kr, heads), w.HeadMatrices(b + "attn_v_b.weight", kr, dv, heads))
-                : LegacyHeads(w, b, spec);
-            var attention = new MlaAttention(i, spec,
-                qr > 0 ? w.Matrix(b + "attn_q_a.weight", hidden, qr) : default,
-                qr > 0 ? w.Vector(b + "attn_q_a_norm.weight", qr) : null,
-                qr > 0 ? w.Matrix(b + "attn_q_b.weight", qr, heads * dk) : default,
-                qr > 0 ? default : w.Matrix(b + "attn_q.weight", hidden, heads * dk),
-                w.Matrix(b + "attn_kv_a_mqa.weight", hidden, kr + rd),
-                w.Vector(b + "attn_kv_a_norm.weight", kr),
-                kB, vB,
-                w.Matrix(b + "attn_output.weight", heads * dv, hidden));
+            var qA = qr > 0 ? w.Matrix(b + "attn_q_a.weight", hidden, qr) : default;
+            var qANorm = qr > 0 ? w.Vector(b + "attn_q_a_norm.weight", qr) : null;
+            var qB = qr > 0 ? w.Matrix(b + "attn_q_b.weight", qr, heads * dk) : default;
+            var q = qr > 0 ? default : w.Matrix(b + "attn_q.weight", hidden, heads * dk);
+            var kvA = w.Matrix(b + "attn_kv_a_mqa.weight", hidden, kr + rd);
+            var kvANorm = w.Vector(b + "attn_kv_a_norm.weight", kr);
+            // Legacy files (attn_kv_b, no *_mla keys) run non-absorbed, as llama.cpp runs them.
+            IAttentionBlock attention = mla
+                ? new MlaAttention(i, spec, qA, qANorm, qB, q, kvA, kvANorm,
+                    w.HeadMatrices(b + "attn_k_b.weight", nope, kr, heads), w.HeadMatrices(b + "attn_v_b.weight", kr, dv, heads),
+                    w.Matrix(b + "attn_output.weight", heads * dv, hidden))
+                : new MlaExpandedAttention(i, spec, qA, qANorm, qB, q, kvA, kvANorm,
+                    w.Matrix(b + "attn_kv_b.weight", kr, heads * (nope + dv)), w.Matrix(b + "attn_output.weight", heads * dv, hidden));
 
             FeedForward? dense = null;
             MoeFeedForward? moe = null;
@@ -145,30 +149,5 @@ public sealed class Deepseek2 : IModel
         var rope = RopeParameters.Yarn(rotaryDims, RopeMode.Norm, freqBase, factor, original,
             attnFactor: RopeParameters.UnitMagnitudeAttnFactor(1f / factor));
         return (rope, mscale);
-    }
-
-    /// <summary>
-    /// Legacy files store attn_kv_b {kvLoraRank, heads·(nope + value)}: per head, nope rows of W_UK then value rows of
-    /// W_UV. v_b[h] is that head's value rows as they are; k_b[h] = W_UKᵀ is built once as F32.
-    /// </summary>
-    private static (WeightMatrix[] KB, WeightMatrix[] VB) LegacyHeads(WeightStore w, string b, MlaSpec spec)
-    {
-        int heads = spec.Heads, kr = spec.KvLoraRank, nope = spec.NopeDim, dv = spec.ValueDim, per = nope + dv;
-        var kvB = w.Matrix(b + "attn_kv_b.weight", kr, heads * per);
-        var kB = new WeightMatrix[heads];
-        var vB = new WeightMatrix[heads];
-        var row = new float[kr];
-        for (int h = 0; h < heads; h++)
-        {
-            var transposed = new float[kr * nope];   // [kr, nope]
-            for (int d = 0; d < nope; d++)
-            {
-                WeightStore.DequantizeRow(kvB.Matrix, h * per + d, row);
-                for (int c = 0; c < kr; c++) transposed[c * nope + d] = row[c];
-            }
-            kB[h] = w.Derived(transposed, kr, nope);
-            vB[h] = WeightStore.Rows(kvB, h * per + nope, dv);
-        }
-        return (kB, vB);
     }
 }

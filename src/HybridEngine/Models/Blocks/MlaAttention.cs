@@ -29,10 +29,9 @@ public sealed record MlaSpec(int Heads, int QLoraRank, int KvLoraRank, int NopeD
 ///   o_lat[h] = Σ_j softmax_j(scale·([q_abs[h], q_pe[h]] · cache[j])) · c[j]
 ///   out      = attn_output · concat_h(v_b[h] · o_lat[h])
 /// </code>
-/// Files with the legacy attn_kv_b get k_b (transposed, F32) and v_b (row slices) derived from it at load, so
-/// both layouts run the same code.
+/// Files with the legacy attn_kv_b run through <see cref="MlaExpandedAttention"/> instead.
 /// </summary>
-public sealed class MlaAttention
+public sealed class MlaAttention : IAttentionBlock
 {
     private readonly int _layer;
     private readonly MlaSpec _spec;

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using HybridEngine.Runtime;
+using HybridEngine.Tokenization;
+
+namespace HybridEngine.Cli.Commands;
+
+/// <summary>
+/// <c>hybrid chat -m MODEL [--system TEXT] [-n N] [-c CTX] [sampling]</c> (CLI.md): an interactive conversation in
+/// the model's chat template. Each line read from stdin is a user turn; the reply streams to stdout and ends with a
+/// newline. <c>/exit</c> or end of input quits. The conversation stays in the KV cache between turns.
+/// </summary>
+public static class ChatCommand
+{
+    public static Command Create(TextReader? input = null, TextWriter? output = null, TextWriter? error = null)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var system = new Option<string>("--system", "-sys") { Description = "system prompt" };
+        var count = new Option<int>("--n-predict", "-n") { Description = "most tokens per reply", DefaultValueFactory = _ => 512 };
+        var context = new Option<int>("--ctx-size", "-c") { Description = "context length (0 = the trained context, at most 4096)" };
+        var threads = new Option<int>("--threads", "-t") { Description = "compute threads (0 = all cores)" };
+        var temp = new Option<float>("--temp") { Description = "temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "top-k (0 = off)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
+        var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
+        var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
+        var command = new Command("chat", "Interactive chat using the model's chat template; /exit or end of input quits.");
+        foreach (var o in new Option[] { model, system, count, context, threads, temp, topK, topP, minP, seed }) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var stdin = input ?? Console.In;
+            var stdout = output ?? Console.Out;
+            var stderr = error ?? Console.Error;
+            var sampling = new SamplingOptions(parse.GetValue(temp), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(minP), parse.GetValue(seed));
+            if (sampling.Validate() is { } problem) throw new UsageException(problem);
+            int n = parse.GetValue(count);
+            if (n <= 0) throw new UsageException($"-n must be positive, not {n}");
+            int ctx = parse.GetValue(context);
+            if (ctx < 0) throw new UsageException($"-c must not be negative, not {ctx}");
+
+            using var loaded = LoadedModel.Load(parse.GetValue(model)!);
+            if (ctx == 0) ctx = Math.Min(loaded.Model.Dimensions.TrainedContext, 4096);
+            var tokenizer = Tokenizer.FromGguf(loaded.File);
+            var template = ChatTemplate.FromGguf(loaded.File);
+            if (template.Warning != null) stderr.WriteLine($"warning: {template.Warning}");
+            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: parse.GetValue(threads)));
+            var session = new ChatSession(executor, tokenizer, template, new Sampler(executor.Vocab, sampling), parse.GetValue(system));
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"chat: {template.Format} template, context {ctx}; type /exit or end the input to quit"));
+
+            var decoder = Encoding.UTF8.GetDecoder();
+            var chars = new char[64];
+            while (true)
+            {
+                stderr.Write("> ");
+                string? line = stdin.ReadLine();
+                if (line == null || line.Trim() == "/exit") break;
+                if (line.Trim().Length == 0) continue;
+                try
+                {
+                    foreach (int id in session.Reply(line, n))
+                    {
+                        var bytes = tokenizer.TokenToPieceBytes(id, renderSpecial: false);
+                        if (chars.Length < bytes.Length + 8) chars = new char[bytes.Length + 8];
+                        int written = decoder.GetChars(bytes, chars, flush: false);
+                        stdout.Write(chars, 0, written);
+                        stdout.Flush();
+                    }
+                }
+                catch (ContextOverflowException overflow)
+                {
+                    stderr.WriteLine($"error: {overflow.Message} The conversation is full; start a new one with a larger -c.");
+                    return 1;
+                }
+                int tail = decoder.GetChars([], chars, flush: true);
+                stdout.Write(chars, 0, tail);
+                stdout.WriteLine();
+                stdout.Flush();
+            }
+            return 0;
+        });
+        return command;
+    }
+}
