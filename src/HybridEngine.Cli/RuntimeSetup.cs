@@ -123,6 +123,22 @@ public sealed class RuntimeSetup
         return disk.BufferedColdGBps is { } cold && cold > PageCacheAdvantage * best ? StreamMode.PageCache : StreamMode.Direct;
     }
 
+    /// <summary>The process's peak resident memory (VmHWM, bytes), or null where /proc is not readable.</summary>
+    public static long? PeakResidentBytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
+    private static string Peak() => PeakResidentBytes() is { } hwm ? $"; peak resident {hwm} bytes" : "";
+
     /// <summary>The cache's counters as one stderr line (nothing when no cache streams).</summary>
     public static string? StatsLine(Placed placed, RuntimeCounters counters)
     {
@@ -131,12 +147,12 @@ public sealed class RuntimeSetup
         var p = placed.Plan.Prediction;
         if (placed.Cache is not { } cache)
             return string.Create(CultureInfo.InvariantCulture,
-                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk");
+                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{Peak()}");
         var c = cache.Counters;
         return string.Create(CultureInfo.InvariantCulture,
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s");
+            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{Peak()}");
     }
 }

@@ -31,7 +31,8 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     private readonly SafeFileHandle _handle;
     private readonly HashSet<(int, int)> _streamed;
     private readonly Dictionary<(int, int), Entry> _entries = [];
-    private readonly List<Entry> _pinned = [];
+    private readonly HashSet<Entry> _reserved = [];
+    private Entry? _current;
     private readonly Dictionary<int, int[]> _guesses = [];
     private readonly BlockingCollection<Entry> _queue = new();
     private readonly Thread[] _readers;
@@ -39,7 +40,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     private readonly object _gate = new();
     private readonly int _block;
     private long _used, _clock;
-    private int _pinnedLayer = -1;
+    private int _layer = -1;
     private bool _disposed;
 
     /// <param name="streamed">The (layer, expert) units to serve from the cache; others come from the mapping.</param>
@@ -82,18 +83,22 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         {
             ThrowIfFailed();
             EnterLayer(layer);
-            // An expert the router's choice already requested was counted then (hit or miss).
+            // The previous expert is done with (experts are computed one at a time).
+            if (_current is { } previous) { previous.Pins--; _current = null; }
             if (_entries.TryGetValue((layer, expert), out var found))
             {
                 entry = found;
-                if (!_pinned.Contains(entry)) Counters.Hits++;
+                // A reservation made by the router's choice was counted then (hit or miss) and already pins it.
+                if (_reserved.Remove(entry)) entry.Pins--;
+                else Counters.Hits++;
             }
             else
             {
                 entry = Admit(layer, expert, mustFit: true)!;
                 Counters.Misses++;
             }
-            Pin(entry);
+            entry.Pins++;
+            _current = entry;
             _policy.Touch(ref entry.Policy, ++_clock);
         }
         if (!entry.Ready.IsSet)
@@ -125,19 +130,20 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             {
                 if (!_streamed.Contains((layer, e))) continue;
                 bool present = _entries.TryGetValue((layer, e), out var entry);
+                if (chosen && present && _reserved.Contains(entry!)) continue; // a token earlier in the batch chose it too
                 if (!present)
                 {
-                    entry = Admit(layer, e, mustFit: chosen);
-                    if (entry is null) continue; // a guess that found no room
+                    // Reads ahead only into room that eviction can make now; what does not fit is read on demand.
+                    entry = Admit(layer, e, mustFit: false);
+                    if (entry is null) { if (chosen) Counters.Misses++; continue; }
                     if (!chosen) Counters.PrefetchReads++;
                     _policy.Touch(ref entry.Policy, _clock); // inserted with one use, at the current time
                 }
-                if (chosen && !_pinned.Contains(entry!))
-                {
-                    if (present) Counters.Hits++;
-                    else Counters.Misses++;
-                    Pin(entry!);
-                }
+                if (!chosen) continue;
+                if (present) Counters.Hits++;
+                else Counters.Misses++;
+                entry!.Pins++;
+                _reserved.Add(entry);
             }
         }
     }
@@ -155,21 +161,20 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         _guesses[layer] = [];
     }
 
-    // A new layer starts: the previous layer's pinned experts become evictable.
+    // A new layer starts: the previous layer's experts become evictable.
     private void EnterLayer(int layer)
     {
-        if (layer == _pinnedLayer) return;
-        foreach (var e in _pinned) e.Pins--;
-        _pinned.Clear();
-        _pinnedLayer = layer;
-        Monitor.PulseAll(_gate);
+        if (layer == _layer) return;
+        ReleaseReservations();
+        if (_current is { } previous) { previous.Pins--; _current = null; }
+        _layer = layer;
     }
 
-    private void Pin(Entry entry)
+    private void ReleaseReservations()
     {
-        if (_pinned.Contains(entry)) return;
-        entry.Pins++;
-        _pinned.Add(entry);
+        foreach (var e in _reserved) e.Pins--;
+        _reserved.Clear();
+        Monitor.PulseAll(_gate);
     }
 
     // Makes room (evicting by policy) and queues the read; null when a guess finds no room. Called under the lock.
@@ -186,7 +191,9 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             if (victim is null)
             {
                 if (!mustFit) return null;
-                // Everything is pinned or in flight: wait for a read to finish or a layer to end.
+                // Everything is pinned or in flight. Reservations of this layer yield to the expert needed now (they
+                // are read again if evicted), then reads in flight finish and become evictable.
+                if (_reserved.Count > 0) { ReleaseReservations(); continue; }
                 Monitor.Wait(_gate, 50);
                 ThrowIfFailed();
                 continue;
