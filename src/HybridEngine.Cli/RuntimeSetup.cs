@@ -97,7 +97,8 @@ public sealed class RuntimeSetup
             if (mode == StreamMode.Auto) mode = Choose(profile!);
             if (mode == StreamMode.PageCache) return new Placed(loaded, plan, profile, null, "page-cache");
             var settings = profile!.Settings;
-            var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy);
+            var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
+                loaded.Model.Dimensions.ExpertsUsed);
             var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
             loaded.Weights.ExpertOverride = cache;
             return new Placed(loaded, plan, profile, cache, "direct");

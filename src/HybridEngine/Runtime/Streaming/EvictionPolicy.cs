@@ -5,37 +5,38 @@ public enum EvictionPolicyKind
 {
     /// <summary>Evict the expert used least recently.</summary>
     Lru,
-    /// <summary>Evict the expert with the lowest exponentially decayed use count (frequency with decay).</summary>
+    /// <summary>Evict the expert with the lowest decayed request count, the newest on ties (frequency with decay).</summary>
     FrequencyDecay,
 }
 
-/// <summary>What a policy keeps about one cached expert.</summary>
-public struct EvictionState
-{
-    /// <summary>Request clock of the last use.</summary>
-    public long LastUse;
-    /// <summary>Decayed use count as of <see cref="LastUse"/>.</summary>
-    public double Score;
-}
-
 /// <summary>
-/// An eviction policy: updates an entry's state on use and ranks entries; the cache evicts the lowest priority. Time
-/// is the cache's request clock (one tick per expert request), so the policies do not depend on speed.
+/// An eviction policy: told of every request and insertion, it ranks cached items; the cache evicts the lowest
+/// priority. Time is the cache's request clock (one tick per expert request), so policies do not depend on speed.
+/// Items are (layer, expert) packed by <see cref="Key"/>.
 /// </summary>
 public abstract class EvictionPolicy
 {
     public abstract EvictionPolicyKind Kind { get; }
 
-    /// <summary>Records a use at <paramref name="now"/> (also called once when the entry is inserted).</summary>
-    public abstract void Touch(ref EvictionState state, long now);
+    /// <summary>A request for the item (hit or miss).</summary>
+    public abstract void OnRequest(long key, long now);
+
+    /// <summary>The item entered the cache (after a miss, or read ahead).</summary>
+    public abstract void OnInsert(long key, long now);
+
+    /// <summary>The item left the cache.</summary>
+    public abstract void OnEvict(long key);
 
     /// <summary>Higher keeps longer.</summary>
-    public abstract double Priority(in EvictionState state, long now);
+    public abstract double Priority(long key, long now);
 
-    public static EvictionPolicy Create(EvictionPolicyKind kind, long requestsPerWindow = 0) => kind switch
+    public static long Key(int layer, int expert) => ((long)layer << 32) | (uint)expert;
+
+    /// <param name="requestsPerToken">Expert requests one token makes (MoE layers × experts used); scales the decay.</param>
+    public static EvictionPolicy Create(EvictionPolicyKind kind, long requestsPerToken = 0) => kind switch
     {
         EvictionPolicyKind.Lru => new LruPolicy(),
-        _ => new FrequencyDecayPolicy(requestsPerWindow > 0 ? requestsPerWindow * FrequencyDecayPolicy.HalfLifeWindows : FrequencyDecayPolicy.DefaultHalfLife),
+        _ => new FrequencyDecayPolicy(Math.Max(1, requestsPerToken > 0 ? requestsPerToken : 64) * FrequencyDecayPolicy.HalvingTokens),
     };
 
     public static bool TryParse(string text, out EvictionPolicyKind kind)
@@ -49,42 +50,57 @@ public abstract class EvictionPolicy
     }
 }
 
-/// <summary>Least recently used: priority is the time of last use.</summary>
+/// <summary>Least recently used: priority is the time of the last request (or insertion).</summary>
 public sealed class LruPolicy : EvictionPolicy
 {
+    private readonly Dictionary<long, long> _last = [];
+
     public override EvictionPolicyKind Kind => EvictionPolicyKind.Lru;
 
-    public override void Touch(ref EvictionState state, long now) => state.LastUse = now;
+    public override void OnRequest(long key, long now) => _last[key] = now;
 
-    public override double Priority(in EvictionState state, long now) => state.LastUse;
+    public override void OnInsert(long key, long now) => _last[key] = now;
+
+    public override void OnEvict(long key) => _last.Remove(key);
+
+    public override double Priority(long key, long now) => _last.GetValueOrDefault(key);
 }
 
 /// <summary>
-/// Frequency with exponential decay: every use adds 1 to a score that halves every <see cref="HalfLife"/> requests,
-/// <code>score(now) = Σ_uses 2^(−(now − t_use)/H)</code>
-/// so popular experts stay even when a burst of one-off experts passes through (where LRU flushes them), and an expert
-/// whose popularity fades is forgotten within a few half-lives. Ties (equal decayed scores) fall back to recency.
+/// Frequency with decay. Every request adds 1 to the item's count, kept also while the item is not cached (a small
+/// table: one entry per expert ever requested), and all counts halve every <see cref="HalvingRequests"/> requests, so
+/// <code>priority = Σ_requests 2^−(epochs since the request)  −  ε · insertion time</code>
+/// Popular experts stay when a burst of one-off experts passes (where LRU flushes them), and fading ones are forgotten
+/// within a few epochs. Halving by epochs rather than continuously keeps equally popular experts exactly tied, and a
+/// tie evicts the most recently inserted one: when the hot set is a little larger than the cache (routing that repeats
+/// the same experts token after token), most of it stays put and one slot turns over, where LRU would evict each
+/// expert just before its next use and hit nothing.
 /// </summary>
-public sealed class FrequencyDecayPolicy(double halfLife) : EvictionPolicy
+public sealed class FrequencyDecayPolicy(long halvingRequests) : EvictionPolicy
 {
-    /// <summary>Half-life in requests when the cache does not know how many requests a token makes.</summary>
-    public const double DefaultHalfLife = 4096;
-    /// <summary>Half-life in tokens' worth of requests (one window = every layer's routed experts of one token).</summary>
-    public const long HalfLifeWindows = 64;
+    /// <summary>Counts halve every this many tokens' worth of requests.</summary>
+    public const long HalvingTokens = 32;
 
-    public double HalfLife { get; } = halfLife;
+    private const double TieBreak = 1e-12;
+    private readonly Dictionary<long, (double Count, long Epoch)> _counts = [];
+    private readonly Dictionary<long, long> _inserted = [];
+
+    public long HalvingRequests { get; } = Math.Max(1, halvingRequests);
 
     public override EvictionPolicyKind Kind => EvictionPolicyKind.FrequencyDecay;
 
-    public override void Touch(ref EvictionState state, long now)
+    public override void OnRequest(long key, long now) => _counts[key] = (Count(key, now) + 1, now / HalvingRequests);
+
+    public override void OnInsert(long key, long now) => _inserted[key] = now;
+
+    public override void OnEvict(long key) => _inserted.Remove(key);
+
+    public override double Priority(long key, long now) => Count(key, now) - TieBreak * _inserted.GetValueOrDefault(key);
+
+    private double Count(long key, long now)
     {
-        state.Score = Decayed(state, now) + 1;
-        state.LastUse = now;
+        if (!_counts.TryGetValue(key, out var c)) return 0;
+        long epochs = now / HalvingRequests - c.Epoch;
+        return epochs >= 60 ? 0 : Math.ScaleB(c.Count, -(int)epochs);
     }
-
-    // A tiny recency term breaks ties between equal scores in favour of the more recent expert.
-    public override double Priority(in EvictionState state, long now) => Decayed(state, now) + state.LastUse * 1e-12;
-
-    private double Decayed(in EvictionState state, long now) =>
-        state.Score == 0 ? 0 : state.Score * Math.Pow(2, -(now - state.LastUse) / HalfLife);
 }

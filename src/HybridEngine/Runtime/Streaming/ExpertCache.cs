@@ -10,7 +10,9 @@ namespace HybridEngine.Runtime.Streaming;
 /// <param name="CapacityBytes">Bytes of expert buffers the cache may hold at once (reads in flight included).</param>
 /// <param name="BlockBytes">Size of each direct read (the profile's tuned I/O block).</param>
 /// <param name="QueueDepth">Reads in flight (reader threads, the profile's tuned queue depth).</param>
-public sealed record ExpertCacheOptions(long CapacityBytes, int BlockBytes, int QueueDepth, EvictionPolicyKind Policy = EvictionPolicyKind.FrequencyDecay);
+/// <param name="ExpertsUsed">Experts each token routes to per layer (scales the frequency policy's decay).</param>
+public sealed record ExpertCacheOptions(long CapacityBytes, int BlockBytes, int QueueDepth, EvictionPolicyKind Policy = EvictionPolicyKind.FrequencyDecay,
+    int ExpertsUsed = 8);
 
 /// <summary>
 /// A byte-budgeted cache of routed experts read from the model file with direct I/O (page cache bypassed), so the
@@ -51,8 +53,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         _path = path;
         Options = options;
         _streamed = [.. streamed];
-        int tokenRequests = store.ExpertLayers.Count() * 8;
-        _policy = EvictionPolicy.Create(options.Policy, tokenRequests);
+        _policy = EvictionPolicy.Create(options.Policy, store.ExpertLayers.Count() * Math.Max(1, options.ExpertsUsed));
         _block = Math.Max(DirectFile.Alignment, options.BlockBytes / DirectFile.Alignment * DirectFile.Alignment);
         _handle = DirectFile.OpenRead(path, out bool direct);
         IsDirect = direct;
@@ -99,7 +100,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             }
             entry.Pins++;
             _current = entry;
-            _policy.Touch(ref entry.Policy, ++_clock);
+            _policy.OnRequest(EvictionPolicy.Key(layer, expert), ++_clock);
         }
         if (!entry.Ready.IsSet)
         {
@@ -137,7 +138,6 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
                     entry = Admit(layer, e, mustFit: false);
                     if (entry is null) { if (chosen) Counters.Misses++; continue; }
                     if (!chosen) Counters.PrefetchReads++;
-                    _policy.Touch(ref entry.Policy, _clock); // inserted with one use, at the current time
                 }
                 if (!chosen) continue;
                 if (present) Counters.Hits++;
@@ -199,11 +199,13 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
                 continue;
             }
             _entries.Remove(victim.Key);
+            _policy.OnEvict(EvictionPolicy.Key(victim.Key.Item1, victim.Key.Item2));
             victim.Buffer.Dispose();
             _used -= victim.Bytes;
         }
         var entry = new Entry((layer, expert), slabs, new AlignedBuffer(checked((int)bytes)), bytes);
         _entries.Add(entry.Key, entry);
+        _policy.OnInsert(EvictionPolicy.Key(layer, expert), _clock);
         _used += bytes;
         _queue.Add(entry);
         return entry;
@@ -216,7 +218,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         foreach (var e in _entries.Values)
         {
             if (e.Pins > 0 || !e.Ready.IsSet) continue;
-            double p = _policy.Priority(e.Policy, _clock);
+            double p = _policy.Priority(EvictionPolicy.Key(e.Key.Item1, e.Key.Item2), _clock);
             if (p < lowest) { lowest = p; best = e; }
         }
         return best;
@@ -309,7 +311,6 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         public ManualResetEventSlim Ready { get; } = new(false);
         public ExpertWeights Weights;
         public IOException? Error;
-        public EvictionState Policy;
         public int Pins;
     }
 }
