@@ -32,10 +32,12 @@ public static class RunCommand
         var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
         var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
         var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s and the expert cache's counters to stderr" };
+        var trace = new Option<string?>("--routing-trace") { Description = "write the experts each token routed to (layer:expert per line), for policy studies" };
         var setup = new RuntimeSetup();
         var command = new Command("run", "Generates text from a prompt, streaming tokens as they are produced.");
         foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, temp, topK, topP, minP, seed, stats })
             command.Options.Add(o);
+        command.Options.Add(trace);
         setup.AddTo(command);
         command.SetAction(parse =>
         {
@@ -69,6 +71,7 @@ public static class RunCommand
             var loaded = placed.Model;
             using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: placed.Threads(parse.GetValue(threads))));
             EvalCommand.CheckIds(promptIds, executor.Vocab, "--tokens");
+            if (parse.GetValue(trace) is not null) executor.Counters.Trace = new HybridEngine.Runtime.Streaming.RoutingTrace();
 
             // Without the leading BOS, so SentencePiece's prefix space is dropped as in the text the user typed.
             stdout.Write(tokenizer.Decode(promptIds[0] == tokenizer.Vocabulary.Bos ? promptIds[1..] : promptIds));
@@ -85,6 +88,7 @@ public static class RunCommand
                 stdout.Flush();
             }
             stdout.WriteLine();
+            if (parse.GetValue(trace) is { } tracePath) executor.Counters.Trace!.Save(tracePath);
             if (parse.GetValue(stats))
             {
                 var c = executor.Counters;
