@@ -91,7 +91,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
                 entry = found;
                 // A reservation made by the router's choice was counted then (hit or miss) and already pins it.
                 if (_reserved.Remove(entry)) entry.Pins--;
-                else Counters.Hits++;
+                else CountPresent(entry);
             }
             else
             {
@@ -137,15 +137,22 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
                     // Reads ahead only into room that eviction can make now; what does not fit is read on demand.
                     entry = Admit(layer, e, mustFit: false);
                     if (entry is null) { if (chosen) Counters.Misses++; continue; }
-                    if (!chosen) Counters.PrefetchReads++;
+                    if (!chosen) { Counters.PrefetchReads++; entry.Guessed = true; }
                 }
                 if (!chosen) continue;
-                if (present) Counters.Hits++;
+                if (present) CountPresent(entry!);
                 else Counters.Misses++;
                 entry!.Pins++;
                 _reserved.Add(entry);
             }
         }
+    }
+
+    // A request found its expert cached: a hit, or a prefetch hit when a guess read it since its last use.
+    private void CountPresent(Entry entry)
+    {
+        if (entry.Guessed) { Counters.PrefetchHits++; entry.Guessed = false; }
+        else Counters.Hits++;
     }
 
     // Recall of the guess made for this layer: the share of the chosen experts it named (duplicates count once).
@@ -312,5 +319,6 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         public ExpertWeights Weights;
         public IOException? Error;
         public int Pins;
+        public bool Guessed;
     }
 }

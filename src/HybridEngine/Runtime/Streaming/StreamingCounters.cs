@@ -10,8 +10,10 @@ public sealed class StreamingCounters
 {
     private long _bytesRead;
 
-    /// <summary>Expert requests found in the cache (ready or already in flight from a prefetch).</summary>
+    /// <summary>Expert requests found in the cache, kept from an earlier use.</summary>
     public long Hits { get; internal set; }
+    /// <summary>Expert requests found in the cache (ready or in flight) because a next-layer guess read them.</summary>
+    public long PrefetchHits { get; internal set; }
     /// <summary>Expert requests that started a read.</summary>
     public long Misses { get; internal set; }
     public long BytesRead => Interlocked.Read(ref _bytesRead);
@@ -24,7 +26,8 @@ public sealed class StreamingCounters
     /// <summary>Reads started by guesses.</summary>
     public long PrefetchReads { get; internal set; }
 
-    public double HitRate => Hits + Misses == 0 ? 1 : Hits / (double)(Hits + Misses);
+    /// <summary>Share of requests served by experts kept from earlier use (prefetched ones are not counted as hits).</summary>
+    public double HitRate => Hits + Misses + PrefetchHits == 0 ? 1 : Hits / (double)(Hits + Misses + PrefetchHits);
     public double WaitSeconds => WaitTicks / (double)Stopwatch.Frequency;
     /// <summary>Share of chosen experts that the previous layer's guess named; NaN when nothing was guessed.</summary>
     public double PrefetchRecall => GuessedLayerExperts == 0 ? double.NaN : GuessedCorrectly / (double)GuessedLayerExperts;
