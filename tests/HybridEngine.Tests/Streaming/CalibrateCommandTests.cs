@@ -9,7 +9,8 @@ using Xunit;
 namespace HybridEngine.Tests.Streaming;
 
 /// <summary><c>hybrid calibrate</c> on the tiny synthetic deepseek2: the stats file the planner then reads.</summary>
-public sealed class CalibrateCommandTests(StreamingFixture f) : IClassFixture<StreamingFixture>
+[Collection(StreamingCollection.Name)]
+public sealed class CalibrateCommandTests(StreamingFixture f)
 {
     private static (int Code, string Err) Calibrate(params string[] args)
     {

@@ -13,7 +13,8 @@ namespace HybridEngine.Tests.Streaming;
 /// rank k gets selection bias −ln(1+k)): 7 MoE layers × 32 experts, 4 chosen per token, 256 decoded tokens of a seeded
 /// random token sequence. Budgets are 5 % to 25 % of the routed-expert bytes.
 /// </summary>
-public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper log) : IClassFixture<StreamingFixture>
+[Collection(StreamingCollection.Name)]
+public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper log)
 {
     private static readonly double[] Budgets = [0.05, 0.10, 0.15, 0.20, 0.25];
 

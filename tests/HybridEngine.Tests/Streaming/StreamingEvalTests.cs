@@ -10,7 +10,8 @@ using Xunit.Abstractions;
 namespace HybridEngine.Tests.Streaming;
 
 /// <summary>eval and run under a RAM budget that streams experts: results, memory, errors and the tune-once rule.</summary>
-public sealed class StreamingEvalTests(StreamingFixture f, ITestOutputHelper log) : IClassFixture<StreamingFixture>
+[Collection(StreamingCollection.Name)]
+public sealed class StreamingEvalTests(StreamingFixture f, ITestOutputHelper log)
 {
     private const string Tokens = "1,5,9,200,33,17,300,12,19,88,301,2,7,44,3,100";
 

@@ -92,3 +92,10 @@ public sealed class StreamingFixture : IDisposable
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>The streaming test classes share one fixture: the small model takes seconds to write.</summary>
+[Xunit.CollectionDefinition(Name)]
+public sealed class StreamingCollection : Xunit.ICollectionFixture<StreamingFixture>
+{
+    public const string Name = "streaming models";
+}
