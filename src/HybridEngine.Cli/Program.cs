@@ -14,4 +14,5 @@ root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(PerplexityCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(CalibrateCommand.Create());
 return CliRunner.Run(root, args);

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using HybridEngine.Configuration;
 using HybridEngine.Runtime;
+using HybridEngine.Tuner;
 
 namespace HybridEngine.Cli.Commands;
 
@@ -11,26 +13,41 @@ namespace HybridEngine.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    public static Command Create(TextWriter? output = null)
+    /// <param name="options">Bound configuration; loaded from the command line when null (tests pass their own).</param>
+    /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
+    public static Command Create(TextWriter? output = null, EngineOptions? options = null, Func<TuneOptions, TuneOptions>? adjustTune = null)
     {
         var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
         var tokens = new Option<string>("--tokens") { Description = "comma-separated token ids, e.g. 1,2,3", Required = true };
         var logitsOut = new Option<string>("--logits-out") { Description = "file for the float32 logits [tokens, vocab]", Required = true };
         var threads = new Option<int>("--threads", "-t") { Description = "compute threads (0 = all cores)" };
         var command = new Command("eval", "Writes the logits of every position of a token sequence to a file.");
-        foreach (var o in new Option[] { model, tokens, logitsOut, threads }) command.Options.Add(o);
+        var stats = new Option<bool>("--stats") { Description = "print the expert cache's counters to stderr" };
+        foreach (var o in new Option[] { model, tokens, logitsOut, threads, stats }) command.Options.Add(o);
+        var setup = new RuntimeSetup();
+        setup.AddTo(command);
         command.SetAction(parse =>
         {
             int[] ids = ParseTokens(parse.GetValue(tokens)!, "--tokens");
-            using var loaded = LoadedModel.Load(parse.GetValue(model)!);
-            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ids.Length, BatchSize: 256, Threads: parse.GetValue(threads)));
+            var err = output ?? Console.Error;
+            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            using var placed = setup.Load(parse, parse.GetValue(model)!, ids.Length, engine, err, adjustTune);
+            using var executor = placed.Model.CreateExecutor(new ExecutorOptions(Context: ids.Length, BatchSize: 256, Threads: placed.Threads(parse.GetValue(threads))));
             CheckIds(ids, executor.Vocab, "--tokens");
             float[] logits = executor.Forward(ids, 0);
-            using (var file = File.Create(parse.GetValue(logitsOut)!))
+            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("eval writes little-endian floats; this machine is big-endian");
+            // Written to a temporary name and renamed, so a failure leaves no partial logits file.
+            string target = parse.GetValue(logitsOut)!, temporary = target + ".partial";
+            try
             {
-                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("eval writes little-endian floats; this machine is big-endian");
-                file.Write(MemoryMarshal.AsBytes(logits.AsSpan()));
+                using (var file = File.Create(temporary)) file.Write(MemoryMarshal.AsBytes(logits.AsSpan()));
+                File.Move(temporary, target, overwrite: true);
             }
+            finally
+            {
+                if (File.Exists(temporary)) File.Delete(temporary);
+            }
+            if (parse.GetValue(stats) && RuntimeSetup.StatsLine(placed, executor.Counters) is { } line) err.WriteLine(line);
             (output ?? Console.Error).WriteLine($"wrote {ids.Length}×{executor.Vocab} logits to {parse.GetValue(logitsOut)}");
             return 0;
         });

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using HybridEngine.Configuration;
 using HybridEngine.Runtime;
+using HybridEngine.Tuner;
 using HybridEngine.Tokenization;
 
 namespace HybridEngine.Cli.Commands;
@@ -12,7 +14,10 @@ namespace HybridEngine.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
-    public static Command Create(TextWriter? output = null, TextWriter? error = null)
+    /// <param name="options">Bound configuration; loaded from the command line when null (tests pass their own).</param>
+    /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
+    public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
+        Func<TuneOptions, TuneOptions>? adjustTune = null)
     {
         var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
         var prompt = new Option<string>("--prompt", "-p") { Description = "prompt text" };
@@ -26,10 +31,14 @@ public static class RunCommand
         var topP = new Option<float>("--top-p") { Description = "top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
         var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
         var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
-        var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s to stderr" };
+        var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s and the expert cache's counters to stderr" };
+        var trace = new Option<string?>("--routing-trace") { Description = "write the experts each token routed to (layer:expert per line), for policy studies" };
+        var setup = new RuntimeSetup();
         var command = new Command("run", "Generates text from a prompt, streaming tokens as they are produced.");
         foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, temp, topK, topP, minP, seed, stats })
             command.Options.Add(o);
+        command.Options.Add(trace);
+        setup.AddTo(command);
         command.SetAction(parse =>
         {
             var stdout = output ?? Console.Out;
@@ -43,17 +52,26 @@ public static class RunCommand
                 throw new UsageException("give the prompt with exactly one of -p, -f or --tokens");
             if (path != null) text = File.ReadAllText(path);
 
-            using var loaded = LoadedModel.Load(parse.GetValue(model)!);
-            var tokenizer = Tokenizer.FromGguf(loaded.File);
+            string modelPath = parse.GetValue(model)!;
+            int ctx = parse.GetValue(context);
+            Tokenizer tokenizer;
+            int trained;
+            using (var header = Gguf.GgufFile.Open(modelPath))
+            {
+                tokenizer = Tokenizer.FromGguf(header);
+                trained = new Models.ModelMetadata(header, header.Architecture ?? "").Int("context_length", 0);
+            }
             int[] promptIds = ids != null ? EvalCommand.ParseTokens(ids, "--tokens") : tokenizer.Encode(text!, addSpecial: true, parseSpecial: true);
             if (promptIds.Length == 0) throw new UsageException("the prompt has no tokens");
-            int trained = loaded.Model.Dimensions.TrainedContext;
-            int ctx = parse.GetValue(context);
-            if (ctx == 0) ctx = Math.Min(trained, promptIds.Length + n);
+            if (ctx == 0) ctx = trained > 0 ? Math.Min(trained, promptIds.Length + n) : promptIds.Length + n;
             if (promptIds.Length + n > ctx)
                 throw new UsageException($"a prompt of {promptIds.Length} tokens plus -n {n} needs {promptIds.Length + n} positions; the context is {ctx} (-c)");
-            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: parse.GetValue(threads)));
+            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            using var placed = setup.Load(parse, modelPath, ctx, engine, stderr, adjustTune);
+            var loaded = placed.Model;
+            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: placed.Threads(parse.GetValue(threads))));
             EvalCommand.CheckIds(promptIds, executor.Vocab, "--tokens");
+            if (parse.GetValue(trace) is not null) executor.Counters.Trace = new HybridEngine.Runtime.Streaming.RoutingTrace();
 
             // Without the leading BOS, so SentencePiece's prefix space is dropped as in the text the user typed.
             stdout.Write(tokenizer.Decode(promptIds[0] == tokenizer.Vocabulary.Bos ? promptIds[1..] : promptIds));
@@ -70,11 +88,13 @@ public static class RunCommand
                 stdout.Flush();
             }
             stdout.WriteLine();
+            if (parse.GetValue(trace) is { } tracePath) executor.Counters.Trace!.Save(tracePath);
             if (parse.GetValue(stats))
             {
                 var c = executor.Counters;
                 stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"prefill: {c.PrefillTokens} tokens, {c.PrefillTokensPerSecond:F1} tok/s; decode: {c.DecodeTokens} tokens, {c.DecodeTokensPerSecond:F1} tok/s"));
+                if (RuntimeSetup.StatsLine(placed, c) is { } line) stderr.WriteLine(line);
             }
             return 0;
         });

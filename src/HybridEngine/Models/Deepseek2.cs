@@ -107,6 +107,13 @@ public sealed class Deepseek2 : IModel
             }
             _layers[i] = new Layer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), dense, moe);
         }
+        MoeFeedForward? later = null;
+        for (int i = layers - 1; i >= 0; i--)
+        {
+            if (_layers[i].Moe is not { } m) continue;
+            m.Next = later;
+            later = m;
+        }
     }
 
     public ModelDimensions Dimensions { get; }

@@ -71,6 +71,13 @@ public sealed class Qwen3Moe : IModel
             var moe = new MoeFeedForward(i, router, w.Matrix(b + "ffn_gate_inp.weight", hidden, experts), null, w);
             _layers[i] = new Layer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), moe);
         }
+        MoeFeedForward? later = null;
+        for (int i = layers - 1; i >= 0; i--)
+        {
+            if (_layers[i].Moe is not { } m) continue;
+            m.Next = later;
+            later = m;
+        }
     }
 
     public ModelDimensions Dimensions { get; }

@@ -36,8 +36,14 @@ public static class Planner
 {
     /// <summary>RAM the process needs besides weights, KV and scratch: .NET runtime, JIT'd code, thread stacks, tokenizer.</summary>
     public const long RuntimeOverheadBytes = 256L << 20;
-    /// <summary>Aligned buffers for direct-I/O reads in flight while experts stream.</summary>
+    /// <summary>Aligned buffers for direct-I/O reads in flight while experts stream (at most; see <see cref="IoReserve"/>).</summary>
     public const long IoBufferBytes = 64L << 20;
+
+    /// <summary>
+    /// RAM set aside for reads in flight when <paramref name="streamedBytes"/> of experts may stream: <see cref="IoBufferBytes"/>,
+    /// or an eighth of those bytes when that is less (a small model never has 64 MiB in flight).
+    /// </summary>
+    public static long IoReserve(long streamedBytes) => Math.Min(IoBufferBytes, streamedBytes / 8);
     /// <summary>GPU memory left to the driver and context when no VRAM budget is given.</summary>
     public const long GpuReserveBytes = 512L << 20;
     /// <summary>Default RAM budget as a share of physical memory: the OS, page cache for the header and other programs keep the rest.</summary>
@@ -101,11 +107,12 @@ public static class Planner
         long expertRam = ramBudget - alwaysRam - fixedRam;
         bool streams = expertsLeft > expertRam;
         long minCache = streams ? Math.Min(expertsLeft, MinimumCachedLayers * (long)Math.Max(1, hp.ExpertsUsed) * inventory.LargestExpertBytes) : 0;
-        long needed = alwaysRam + fixedRam + (streams ? IoBufferBytes + minCache : 0);
+        long io = IoReserve(expertsLeft);
+        long needed = alwaysRam + fixedRam + (streams ? io + minCache : 0);
         if (needed > ramBudget)
             throw new PlanRefusedException(
                 $"the plan cannot run: the always-used weights in RAM ({Size(alwaysRam)}), the KV cache and scratch for {ctx} tokens ({Size(kv + activations)}), " +
-                $"the runtime ({Size(RuntimeOverheadBytes)})" + (streams ? $" and the smallest expert cache with its I/O buffers ({Size(minCache + IoBufferBytes)})" : "") +
+                $"the runtime ({Size(RuntimeOverheadBytes)})" + (streams ? $" and the smallest expert cache with its I/O buffers ({Size(minCache + io)})" : "") +
                 $" need a RAM budget of at least {Size(needed)}, but the budget is {Size(ramBudget)}", needed);
 
         // --- experts in RAM: all of them, or pinned hot ones plus a dynamic cache
@@ -117,7 +124,7 @@ public static class Planner
         }
         else
         {
-            long room = expertRam - IoBufferBytes;
+            long room = expertRam - io;
             long pinCapacity = stats is { IsMeasured: true } ? Math.Min((long)(room * MeasuredPinnedShare), room - minCache) : 0;
             foreach (var x in left)
                 if (x.Rate > 0 && pinned + x.Bytes <= pinCapacity) { expertTier[(x.Layer, x.Expert)] = Tier.RamResident; pinned += x.Bytes; }
@@ -156,7 +163,7 @@ public static class Planner
         if (hardware.Assumed) notes.Add("some hardware figures are assumptions, not measurements: run `hybrid tune` for a measured plan");
         if (streams) notes.Add("the disk time is not overlapped with compute; prefetch can only make decode faster than predicted");
 
-        long ioBuffers = streams ? IoBufferBytes : 0;
+        long ioBuffers = streams ? io : 0;
         var reserve = new MemoryReserve(kv, activations, RuntimeOverheadBytes, ioBuffers, gpuUsed > 0 ? gpuScratch : 0);
         long peakRam = alwaysRam + pinned + cache + reserve.RamBytes;
         long peakVram = gpuUsed > 0 ? gpuUsed + gpuScratch : 0;

@@ -70,6 +70,7 @@ public sealed class Executor : IDisposable
             long start = Stopwatch.GetTimestamp();
             tokens.Slice(done, count).CopyTo(State.Tokens);
             for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
+            if (Counters.Trace is { } trace && count == 1) trace.BeginToken();
             Model.Forward(this, count, allLogits);
             Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
             if (allLogits) State.Logits.AsSpan(0, count * vocab).CopyTo(logits[(done * vocab)..]);

@@ -31,7 +31,14 @@ public sealed class RuntimeCounters
 
     public ReadOnlySpan<long> RoutedInLayer(int layer) => _routed[layer];
 
-    internal void AddRouted(int layer, int expert) => _routed[layer][expert]++;
+    /// <summary>When set, every routing decision is also appended here, token by token (for offline policy studies).</summary>
+    public Streaming.RoutingTrace? Trace { get; set; }
+
+    internal void AddRouted(int layer, int expert)
+    {
+        _routed[layer][expert]++;
+        Trace?.Add(layer, expert);
+    }
 
     /// <summary>A forward step: decode when it extends a sequence by one token, prefill otherwise.</summary>
     internal void AddForward(int tokens, long ticks, bool decode)

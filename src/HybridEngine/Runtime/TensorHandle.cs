@@ -59,8 +59,25 @@ public readonly struct ExpertWeights(WeightMatrix gate, WeightMatrix up, WeightM
     public WeightMatrix Down { get; } = down;
 }
 
-/// <summary>Hands out routed experts by (layer, expert). Today the weight store; later an expert cache.</summary>
+/// <summary>Hands out routed experts by (layer, expert): the weight store's mapping, or an expert cache behind it.</summary>
 public interface IExpertSource
 {
+    /// <summary>The expert's weights; valid until the model asks for experts of another layer.</summary>
     ExpertWeights GetExpert(int layer, int expert);
 }
+
+/// <summary>An expert source that reads ahead: told which experts a layer will need before they are asked for.</summary>
+public interface IExpertPrefetcher
+{
+    /// <summary>False when nothing streams (no point computing guesses).</summary>
+    bool PrefetchActive { get; }
+
+    /// <summary>
+    /// Starts reads of the experts of <paramref name="layer"/> not yet cached. <paramref name="chosen"/>: the router's
+    /// choice (kept until the layer is done); otherwise a guess, read only when room can be made.
+    /// </summary>
+    void Prefetch(int layer, ReadOnlySpan<int> experts, bool chosen);
+}
+
+/// <summary>Where one slab (gate, up or down) of a routed expert lies in the model file, and its matrix shape.</summary>
+public readonly record struct ExpertSlabLayout(long FileOffset, long Bytes, WeightMatrix Template);

@@ -10,7 +10,7 @@ namespace HybridEngine.Runtime;
 /// presence, shape and quant type. Every handle is a view of the memory-mapped file for now; model code never sees
 /// a file offset, so a later store can return pinned, cached or device buffers without changing it.
 /// </summary>
-public sealed unsafe class WeightStore : IExpertSource
+public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
 {
     private readonly GgufFile _file;
     private readonly Dictionary<int, StackedExperts> _experts = [];
@@ -20,6 +20,33 @@ public sealed unsafe class WeightStore : IExpertSource
     public WeightStore(GgufFile file) => _file = file;
 
     public string FileName => Path.GetFileName(_file.Path);
+
+    /// <summary>
+    /// A source that serves the routed experts instead of the mapping (an expert cache); it calls
+    /// <see cref="MappedExpert"/> for the experts it does not stream.
+    /// </summary>
+    public IExpertSource? ExpertOverride { get; set; }
+
+    /// <inheritdoc/>
+    public bool PrefetchActive => ExpertOverride is IExpertPrefetcher { PrefetchActive: true };
+
+    /// <inheritdoc/>
+    public void Prefetch(int layer, ReadOnlySpan<int> experts, bool chosen)
+    {
+        if (ExpertOverride is IExpertPrefetcher p) p.Prefetch(layer, experts, chosen);
+    }
+
+    /// <summary>Layers with routed experts and their expert counts.</summary>
+    public IEnumerable<(int Layer, int Experts)> ExpertLayers => _experts.Select(p => (p.Key, p.Value.Count));
+
+    /// <summary>The gate, up and down slabs of an expert in the file, for readers that bypass the mapping.</summary>
+    public ExpertSlabLayout[] ExpertLayout(int layer, int expert)
+    {
+        var s = Stacked(layer, expert);
+        ExpertSlabLayout Of(GgufTensorInfo info, in WeightMatrix first) =>
+            new(_file.TensorFileOffset(info) + expert * first.TotalBytes, first.TotalBytes, first);
+        return [Of(s.GateInfo, s.Gate), Of(s.UpInfo, s.Up), Of(s.DownInfo, s.Down)];
+    }
 
     /// <summary>The largest quantized activation row any handed-out matrix needs: sizes the scratch once.</summary>
     public int MaxActivationRowBytes { get; private set; }
@@ -68,16 +95,26 @@ public sealed unsafe class WeightStore : IExpertSource
             MakeMatrix(g, _file.GetTensorPointer(g), ffn, hidden),
             MakeMatrix(u, _file.GetTensorPointer(u), ffn, hidden),
             MakeMatrix(d, _file.GetTensorPointer(d), hidden, ffn),
-            experts);
+            experts, g, u, d);
         _experts[layer] = stacked;
     }
 
     /// <inheritdoc/>
-    public ExpertWeights GetExpert(int layer, int expert)
+    public ExpertWeights GetExpert(int layer, int expert) =>
+        ExpertOverride is { } source ? source.GetExpert(layer, expert) : MappedExpert(layer, expert);
+
+    /// <summary>The expert as a view of the mapped file (read through the page cache on first touch).</summary>
+    public ExpertWeights MappedExpert(int layer, int expert)
+    {
+        var s = Stacked(layer, expert);
+        return new ExpertWeights(Slice(s.Gate, expert), Slice(s.Up, expert), Slice(s.Down, expert));
+    }
+
+    private StackedExperts Stacked(int layer, int expert)
     {
         if (!_experts.TryGetValue(layer, out var s)) throw new ArgumentException($"layer {layer} has no routed experts");
         if ((uint)expert >= (uint)s.Count) throw new ArgumentOutOfRangeException(nameof(expert), $"expert {expert} of {s.Count}");
-        return new ExpertWeights(Slice(s.Gate, expert), Slice(s.Up, expert), Slice(s.Down, expert));
+        return s;
     }
 
     /// <summary>
@@ -152,5 +189,6 @@ public sealed unsafe class WeightStore : IExpertSource
         return matrix;
     }
 
-    private sealed record StackedExperts(WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down, int Count);
+    private sealed record StackedExperts(WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down, int Count,
+        GgufTensorInfo GateInfo, GgufTensorInfo UpInfo, GgufTensorInfo DownInfo);
 }

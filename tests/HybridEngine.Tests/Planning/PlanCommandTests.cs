@@ -36,22 +36,28 @@ public sealed class PlanCommandTests : IDisposable
             ModelDirectory = _dir,
         };
         var root = new RootCommand("test");
-        root.Subcommands.Add(PlanCommand.Create(stdout, stderr, options));
+        root.Subcommands.Add(PlanCommand.Create(stdout, stderr, options, HybridEngine.Tests.Tuning.TuneScratch.Small));
         int code = CliRunner.Run(root, args, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
     [Fact]
-    public void JsonPlanCoversTheWholeFileAndSaysTheHardwareIsAssumed()
+    public void JsonPlanCoversTheWholeFileAfterOneQuickTuneThatLaterRunsReuse()
     {
         var (code, stdout, stderr) = Run("plan", "-m", _model, "--json", "--cpu-only", "-c", "1024");
         Assert.True(code == 0, stderr);
         Assert.Contains("no hardware profile", stderr);
+        Assert.Contains("running a quick tune once", stderr);
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "user-profiles"), "*.json"));
+        var again = Run("plan", "-m", _model, "--json", "--cpu-only", "-c", "1024");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.DoesNotContain("quick tune", again.Err);
+        Assert.Equal(stdout, again.Out);
         Assert.Contains("router's selection bias", stderr);
         var root = JsonDocument.Parse(stdout).RootElement;
         using var file = GgufFile.Open(_model);
         Assert.Equal(file.Tensors.Sum(t => t.ByteSize), root.GetProperty("modelBytes").GetInt64());
-        Assert.True(root.GetProperty("hardwareAssumed").GetBoolean());
+        Assert.StartsWith("profile ", root.GetProperty("hardwareSource").GetString());
         Assert.Equal("router_bias", root.GetProperty("popularitySource").GetString());
         Assert.Equal(1024, root.GetProperty("options").GetProperty("contextLength").GetInt32());
         Assert.True(root.GetProperty("options").GetProperty("cpuOnly").GetBoolean());

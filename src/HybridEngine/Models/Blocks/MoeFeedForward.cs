@@ -18,6 +18,20 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
 
     public RouterSpec Spec { get; } = spec;
 
+    /// <summary>
+    /// The next MoE layer, whose router is applied to this layer's input during decode to guess (and read ahead) the
+    /// experts it will choose; set by the model after building its layers.
+    /// </summary>
+    public MoeFeedForward? Next { get; set; }
+
+    private TensorHandle RouterWeights => router;
+
+    private float[]? SelectionBias => selectionBias;
+
+    // Scratch of the next-layer guess, sized once.
+    private float[]? _guessLogits, _guessWeights;
+    private int[]? _guessChosen;
+
     /// <summary>Reads <c>State.Normed</c> and writes <c>State.BlockOut</c>.</summary>
     public void Forward(Executor ex, int tokens)
     {
@@ -29,6 +43,11 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             Router.Route(Spec, s.RouterLogits.AsSpan(t * n, n), selectionBias, s.Chosen.AsSpan(t * k, k), s.ChosenWeights.AsSpan(t * k, k),
                 s.RouterScratch, ex.Level);
             for (int j = 0; j < k; j++) ex.Counters.AddRouted(Layer, s.Chosen[t * k + j]);
+        }
+        if (experts is IExpertPrefetcher { PrefetchActive: true } prefetcher)
+        {
+            prefetcher.Prefetch(Layer, s.Chosen.AsSpan(0, tokens * k), chosen: true);
+            if (tokens == 1 && Next is { } next) GuessNext(ex, next, prefetcher);
         }
 
         var output = s.BlockOut.AsSpan(0, tokens * hidden);
@@ -58,6 +77,20 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             shared.Forward(ex, tokens, s.SharedOut);
             System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
         }
+    }
+
+    // The next layer's router applied to this layer's input: the hidden state changes little from one layer to the
+    // next, so its choice is a good guess of the next layer's, and its experts can be read while this layer computes.
+    private void GuessNext(Executor ex, MoeFeedForward next, IExpertPrefetcher prefetcher)
+    {
+        var s = ex.State;
+        int n = next.Spec.Experts, k = next.Spec.ExpertsUsed;
+        _guessLogits ??= new float[n];
+        _guessChosen ??= new int[k];
+        _guessWeights ??= new float[k];
+        ex.Linear(next.RouterWeights, s.Normed, 1, _guessLogits);
+        Router.Route(next.Spec, _guessLogits, next.SelectionBias, _guessChosen, _guessWeights, s.RouterScratch, ex.Level);
+        prefetcher.Prefetch(next.Layer, _guessChosen, chosen: false);
     }
 
     // Copies the inputs of the tokens that chose expert e into ExpertInput; returns how many.

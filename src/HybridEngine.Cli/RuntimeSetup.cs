@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Globalization;
+using HybridEngine.Configuration;
+using HybridEngine.Gguf;
+using HybridEngine.Hardware;
+using HybridEngine.Planning;
+using HybridEngine.Runtime;
+using HybridEngine.Runtime.Streaming;
+using HybridEngine.Tuner;
+
+namespace HybridEngine.Cli;
+
+/// <summary>How streamed experts are read: through a private cache with direct I/O, or left to the OS page cache.</summary>
+public enum StreamMode { Auto, Direct, PageCache }
+
+/// <summary>
+/// The placement options run and eval share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
+/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, then put an
+/// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams.
+/// </summary>
+public sealed class RuntimeSetup
+{
+    /// <summary>Direct reads are chosen unless buffered cold reads measured this much faster (read-ahead wins).</summary>
+    public const double PageCacheAdvantage = 1.2;
+
+    public Option<string?> Profile { get; } = new("--profile") { Description = "hardware profile: a JSON file or a fingerprint (default: this machine's)" };
+    public Option<bool> CpuOnly { get; } = new("--cpu-only") { Description = "place nothing on any GPU" };
+    public Option<string?> RamBudget { get; } = new("--ram-budget") { Description = "RAM the process may hold (512M, 16G, 1.5GiB); experts that do not fit stream from disk" };
+    public Option<string?> ExpertStats { get; } = new("--expert-stats") { Description = "expert statistics file (default: MODEL.expert-stats.json when present)" };
+    public Option<string> Policy { get; } = new("--cache-policy") { Description = "expert cache eviction: lfu-decay (default) or lru", DefaultValueFactory = _ => "lfu-decay" };
+    public Option<string> Mode { get; } = new("--stream-mode") { Description = "auto (from the profile), direct or page-cache", DefaultValueFactory = _ => "auto" };
+    public Option<bool> NoPrefetch { get; } = new("--no-prefetch") { Description = "do not guess and read ahead the next layer's experts" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
+    }
+
+    /// <summary>A loaded model placed by its plan; dispose closes the cache, then the model.</summary>
+    public sealed class Placed(LoadedModel model, Plan? plan, HardwareProfile? profile, ExpertCache? cache, string mode) : IDisposable
+    {
+        public LoadedModel Model { get; } = model;
+        public Plan? Plan { get; } = plan;
+        public HardwareProfile? Profile { get; } = profile;
+        public ExpertCache? Cache { get; } = cache;
+        /// <summary>resident, direct or page-cache.</summary>
+        public string Mode { get; } = mode;
+
+        /// <summary>The tuned thread count when the user gave none.</summary>
+        public int Threads(int requested) => requested > 0 ? requested : Profile?.Settings.Threads ?? 0;
+
+        public void Dispose()
+        {
+            if (Model.Weights.ExpertOverride == Cache) Model.Weights.ExpertOverride = null;
+            Cache?.Dispose();
+            Model.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Plans (when the model has routed experts or a placement flag is given: a dense model with no flags runs resident
+    /// and needs no profile), loads, and installs the expert cache the plan calls for.
+    /// </summary>
+    public Placed Load(ParseResult parse, string path, int context, EngineOptions engine, TextWriter err,
+        Func<TuneOptions, TuneOptions>? adjustTune = null)
+    {
+        if (!EvictionPolicy.TryParse(parse.GetValue(Policy)!, out var policy))
+            throw new UsageException($"--cache-policy '{parse.GetValue(Policy)}' is not one of lfu-decay, lru");
+        var mode = parse.GetValue(Mode) switch
+        {
+            "auto" => StreamMode.Auto,
+            "direct" => StreamMode.Direct,
+            "page-cache" => StreamMode.PageCache,
+            var other => throw new UsageException($"--stream-mode '{other}' is not one of auto, direct, page-cache"),
+        };
+        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), null, parse.GetValue(CpuOnly), engine);
+        bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || parse.GetValue(ExpertStats) is not null;
+
+        Plan? plan = null;
+        HardwareProfile? profile = null;
+        using (var file = GgufFile.Open(path))
+        {
+            var inventory = ModelInventory.FromGguf(file);
+            if (flagged || inventory.RoutedExpertBytes > 0)
+            {
+                profile = PlanInputs.Profile(parse.GetValue(Profile), engine, Path.GetDirectoryName(Path.GetFullPath(path))!, err, adjustTune);
+                var stats = PlanInputs.Stats(parse.GetValue(ExpertStats), path, file, inventory, err);
+                plan = PlanInputs.Create(inventory, PlanInputs.Hardware(profile, parse.GetValue(Profile)), options, stats);
+            }
+        }
+
+        var loaded = LoadedModel.Load(path);
+        try
+        {
+            var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
+            if (streamed.Count == 0) return new Placed(loaded, plan, profile, null, "resident");
+            if (mode == StreamMode.Auto) mode = Choose(profile!);
+            if (mode == StreamMode.PageCache) return new Placed(loaded, plan, profile, null, "page-cache");
+            var settings = profile!.Settings;
+            var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
+                loaded.Model.Dimensions.ExpertsUsed);
+            var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
+            loaded.Weights.ExpertOverride = cache;
+            return new Placed(loaded, plan, profile, cache, "direct");
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Direct I/O into a private cache, unless the profile says direct reads are refused or the page cache's buffered
+    /// cold reads were measured clearly faster than direct reads at the tuned block size and queue depth (unified-memory
+    /// machines, read-ahead friendly disks).
+    /// </summary>
+    public static StreamMode Choose(HardwareProfile profile)
+    {
+        if (!profile.Settings.DirectIo || profile.Measurements.Disk is not { DirectIo: true } disk) return StreamMode.PageCache;
+        var direct = disk.Direct.IsDefault ? [] : disk.Direct;
+        double best = direct.Where(p => p.BlockBytes == profile.Settings.IoBlockBytes && p.QueueDepth == profile.Settings.IoQueueDepth)
+            .Select(p => p.GBps).DefaultIfEmpty(direct.Select(p => p.GBps).DefaultIfEmpty(0).Max()).Max();
+        return disk.BufferedColdGBps is { } cold && cold > PageCacheAdvantage * best ? StreamMode.PageCache : StreamMode.Direct;
+    }
+
+    /// <summary>The process's peak resident memory (VmHWM, bytes), or null where /proc is not readable.</summary>
+    public static long? PeakResidentBytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
+    private static string Peak() => PeakResidentBytes() is { } hwm ? $"; peak resident {hwm} bytes" : "";
+
+    /// <summary>The cache's counters as one stderr line (nothing when no cache streams).</summary>
+    public static string? StatsLine(Placed placed, RuntimeCounters counters)
+    {
+        if (placed.Plan is null) return null;
+        long tokens = Math.Max(1, counters.PrefillTokens + counters.DecodeTokens);
+        var p = placed.Plan.Prediction;
+        if (placed.Cache is not { } cache)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{Peak()}");
+        var c = cache.Counters;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
+            $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
+            $"I/O wait {c.WaitSeconds:F3} s; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
+            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{Peak()}");
+    }
+}
