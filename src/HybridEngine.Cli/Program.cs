@@ -11,4 +11,5 @@ root.Subcommands.Add(ProfileCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 return CliRunner.Run(root, args);
