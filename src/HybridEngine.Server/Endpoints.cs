@@ -139,6 +139,8 @@ public sealed class Endpoints(ModelSession session)
         context.Response.StatusCode = 200;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
+        // Headers go out now: the first tokens may decode to no text (special tokens), and the client should not wait.
+        await context.Response.StartAsync(cancel);
         if (chat) await Event(context, Chunk(id, created, chat, json => { json.WriteString("role", "assistant"); json.WriteString("content", ""); }, null), cancel);
         var streamed = await session.GenerateAsync(lease, prompt, maxTokens, sampling, request.Stop, chat,
             text => Event(context, Chunk(id, created, chat, json => json.WriteString(chat ? "content" : "text", text), null), cancel), cancel);
