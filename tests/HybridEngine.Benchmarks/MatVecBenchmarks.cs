@@ -14,8 +14,12 @@ namespace HybridEngine.Benchmarks;
 [Config(typeof(BandwidthConfig))]
 public unsafe class MatVecBenchmarks
 {
-    /// <summary>Target size of the weight matrix in bytes.</summary>
-    public const long TargetBytes = 48L << 20;
+    /// <summary>
+    /// Target size of the weight matrix in bytes: 48 MiB, or HYBRID_BENCH_MATRIX_MIB. Use a size well above the
+    /// last-level cache (some VMs report hundreds of MiB of L3) to measure memory-bound throughput.
+    /// </summary>
+    public static readonly long TargetBytes =
+        (long.TryParse(Environment.GetEnvironmentVariable("HYBRID_BENCH_MATRIX_MIB"), out long mib) && mib > 0 ? mib : 48) << 20;
 
     /// <summary>Row length shared by all types: a multiple of 256, like a model's hidden size.</summary>
     public const int RowLength = 4096;
