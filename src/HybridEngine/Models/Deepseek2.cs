@@ -21,10 +21,8 @@ public sealed class Deepseek2 : IModel
 {
     private readonly TensorHandle _embedding, _output;
     private readonly float[] _outputNorm;
-    private readonly Layer[] _layers;
+    private readonly DecoderLayer[] _layers;
     private readonly float _eps;
-
-    private sealed record Layer(float[] AttnNorm, IAttentionBlock Attention, float[] FfnNorm, FeedForward? Dense, MoeFeedForward? Moe);
 
     private Deepseek2(ModelMetadata meta, WeightStore w)
     {
@@ -70,7 +68,7 @@ public sealed class Deepseek2 : IModel
             FfnWidth: Math.Max(ffn, Math.Max(1, shared) * expertFfn), Experts: experts, ExpertsUsed: used,
             TrainedContext: meta.Int("context_length"), ExtraWidth: mla ? spec.ScratchWidth : MlaExpandedAttention.ScratchWidth(spec));
 
-        _layers = new Layer[layers];
+        _layers = new DecoderLayer[layers];
         for (int i = 0; i < layers; i++)
         {
             string b = $"blk.{i}.";
@@ -105,15 +103,9 @@ public sealed class Deepseek2 : IModel
                 moe = new MoeFeedForward(i, router, w.Matrix(b + "ffn_gate_inp.weight", hidden, experts),
                     w.OptionalVector(b + "exp_probs_b.bias", experts), w, sharedFfn);
             }
-            _layers[i] = new Layer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), dense, moe);
+            _layers[i] = new DecoderLayer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), dense, moe);
         }
-        MoeFeedForward? later = null;
-        for (int i = layers - 1; i >= 0; i--)
-        {
-            if (_layers[i].Moe is not { } m) continue;
-            m.Next = later;
-            later = m;
-        }
+        Decoder.LinkMoeLayers(_layers);
     }
 
     public ModelDimensions Dimensions { get; }
@@ -122,19 +114,8 @@ public sealed class Deepseek2 : IModel
 
     public void Forward(Executor ex, int tokens, bool allLogits)
     {
-        int hidden = Dimensions.Hidden;
         Decoder.Embed(ex, _embedding, tokens);
-        foreach (var layer in _layers)
-        {
-            Decoder.Norm(ex, layer.AttnNorm, _eps, tokens);
-            layer.Attention.Forward(ex, tokens);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-
-            Decoder.Norm(ex, layer.FfnNorm, _eps, tokens);
-            if (layer.Moe != null) layer.Moe.Forward(ex, tokens);
-            else layer.Dense!.Forward(ex, tokens, ex.State.BlockOut);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-        }
+        Decoder.RunLayers(ex, _layers, _eps, tokens);
         Decoder.Logits(ex, _outputNorm, _eps, _output, tokens, allLogits);
     }
 

@@ -17,10 +17,8 @@ public sealed class Llama : IModel
 {
     private readonly TensorHandle _embedding, _output;
     private readonly float[] _outputNorm;
-    private readonly Layer[] _layers;
+    private readonly DecoderLayer[] _layers;
     private readonly float _eps;
-
-    private sealed record Layer(float[] AttnNorm, GqaAttention Attention, float[] FfnNorm, FeedForward? Dense, MoeFeedForward? Moe);
 
     private Llama(ModelMetadata meta, WeightStore w)
     {
@@ -55,7 +53,7 @@ public sealed class Llama : IModel
         var spec = new AttentionSpec(heads, kvHeads, headDim, rope, 1f / MathF.Sqrt(headDim));
         var router = new RouterSpec(experts, expertsUsed, GatingFunction.Softmax, NormalizeWeights: true);
 
-        _layers = new Layer[layers];
+        _layers = new DecoderLayer[layers];
         for (int i = 0; i < layers; i++)
         {
             string b = $"blk.{i}.";
@@ -76,8 +74,9 @@ public sealed class Llama : IModel
                 w.RegisterExperts(i, b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", hidden, ffn, experts);
                 moe = new MoeFeedForward(i, router, w.Matrix(b + "ffn_gate_inp.weight", hidden, experts), null, w);
             }
-            _layers[i] = new Layer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), dense, moe);
+            _layers[i] = new DecoderLayer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), dense, moe);
         }
+        Decoder.LinkMoeLayers(_layers);
     }
 
     public ModelDimensions Dimensions { get; }
@@ -86,19 +85,8 @@ public sealed class Llama : IModel
 
     public void Forward(Executor ex, int tokens, bool allLogits)
     {
-        int hidden = Dimensions.Hidden;
         Decoder.Embed(ex, _embedding, tokens);
-        foreach (var layer in _layers)
-        {
-            Decoder.Norm(ex, layer.AttnNorm, _eps, tokens);
-            layer.Attention.Forward(ex, tokens);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-
-            Decoder.Norm(ex, layer.FfnNorm, _eps, tokens);
-            if (layer.Moe != null) layer.Moe.Forward(ex, tokens);
-            else layer.Dense!.Forward(ex, tokens, ex.State.BlockOut);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-        }
+        Decoder.RunLayers(ex, _layers, _eps, tokens);
         Decoder.Logits(ex, _outputNorm, _eps, _output, tokens, allLogits);
     }
 

@@ -18,10 +18,8 @@ public sealed class Qwen3Moe : IModel
 {
     private readonly TensorHandle _embedding, _output;
     private readonly float[] _outputNorm;
-    private readonly Layer[] _layers;
+    private readonly DecoderLayer[] _layers;
     private readonly float _eps;
-
-    private sealed record Layer(float[] AttnNorm, GqaAttention Attention, float[] FfnNorm, MoeFeedForward Moe);
 
     private Qwen3Moe(ModelMetadata meta, WeightStore w)
     {
@@ -56,7 +54,7 @@ public sealed class Qwen3Moe : IModel
         var spec = new AttentionSpec(heads, kvHeads, headDim, rope, 1f / MathF.Sqrt(headDim), HeadNormEps: _eps);
         var router = new RouterSpec(experts, expertsUsed, GatingFunction.Softmax, NormalizeWeights: true);
 
-        _layers = new Layer[layers];
+        _layers = new DecoderLayer[layers];
         for (int i = 0; i < layers; i++)
         {
             string b = $"blk.{i}.";
@@ -69,15 +67,9 @@ public sealed class Qwen3Moe : IModel
                 kNorm: w.Vector(b + "attn_k_norm.weight", headDim));
             w.RegisterExperts(i, b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", hidden, expertFfn, experts);
             var moe = new MoeFeedForward(i, router, w.Matrix(b + "ffn_gate_inp.weight", hidden, experts), null, w);
-            _layers[i] = new Layer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), moe);
+            _layers[i] = new DecoderLayer(w.Vector(b + "attn_norm.weight", hidden), attention, w.Vector(b + "ffn_norm.weight", hidden), null, moe);
         }
-        MoeFeedForward? later = null;
-        for (int i = layers - 1; i >= 0; i--)
-        {
-            if (_layers[i].Moe is not { } m) continue;
-            m.Next = later;
-            later = m;
-        }
+        Decoder.LinkMoeLayers(_layers);
     }
 
     public ModelDimensions Dimensions { get; }
@@ -86,18 +78,8 @@ public sealed class Qwen3Moe : IModel
 
     public void Forward(Executor ex, int tokens, bool allLogits)
     {
-        int hidden = Dimensions.Hidden;
         Decoder.Embed(ex, _embedding, tokens);
-        foreach (var layer in _layers)
-        {
-            Decoder.Norm(ex, layer.AttnNorm, _eps, tokens);
-            layer.Attention.Forward(ex, tokens);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-
-            Decoder.Norm(ex, layer.FfnNorm, _eps, tokens);
-            layer.Moe.Forward(ex, tokens);
-            Decoder.AddToResidual(ex, ex.State.BlockOut, hidden, tokens);
-        }
+        Decoder.RunLayers(ex, _layers, _eps, tokens);
         Decoder.Logits(ex, _outputNorm, _eps, _output, tokens, allLogits);
     }
 }

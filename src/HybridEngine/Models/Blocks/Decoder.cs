@@ -14,6 +14,37 @@ public static class Decoder
         for (int t = 0; t < tokens; t++) embedding.DequantizeRow(s.Tokens[t], s.Residual.AsSpan(t * hidden, hidden));
     }
 
+    /// <summary>Runs every layer over the residual stream of <paramref name="tokens"/> tokens (see <see cref="DecoderLayer"/>).</summary>
+    public static void RunLayers(Executor ex, IReadOnlyList<DecoderLayer> layers, float eps, int tokens)
+    {
+        var s = ex.State;
+        for (int i = 0; i < layers.Count; i++) // indexed: foreach over the interface would allocate an enumerator per token
+        {
+            var layer = layers[i];
+            int hidden = layer.AttnNorm.Length;
+            Norm(ex, layer.AttnNorm, eps, tokens);
+            layer.Attention.Forward(ex, tokens);
+            AddToResidual(ex, s.BlockOut, hidden, tokens);
+
+            Norm(ex, layer.FfnNorm, eps, tokens);
+            if (layer.Moe != null) layer.Moe.Forward(ex, tokens);
+            else layer.Dense!.Forward(ex, tokens, s.BlockOut);
+            AddToResidual(ex, s.BlockOut, hidden, tokens);
+        }
+    }
+
+    /// <summary>Tells each MoE layer which MoE layer comes next, so its router can guess that layer's experts early (prefetch).</summary>
+    public static void LinkMoeLayers(IReadOnlyList<DecoderLayer> layers)
+    {
+        MoeFeedForward? later = null;
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            if (layers[i].Moe is not { } moe) continue;
+            moe.Next = later;
+            later = moe;
+        }
+    }
+
     /// <summary><c>normed[t] = rmsnorm(residual[t]) ⊙ weight</c>.</summary>
     public static void Norm(Executor ex, float[] weight, float eps, int tokens)
     {

@@ -18,7 +18,7 @@ public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopePara
 /// </code>
 /// </summary>
 public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, TensorHandle k, TensorHandle v, TensorHandle output,
-    float[]? qNorm = null, float[]? kNorm = null)
+    float[]? qNorm = null, float[]? kNorm = null) : IAttentionBlock
 {
     public int Layer { get; } = layer;
 
