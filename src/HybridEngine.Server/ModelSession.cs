@@ -17,6 +17,7 @@ public sealed record GenerationResult(string Text, int PromptTokens, int Complet
 public sealed class ModelSession : IDisposable
 {
     private readonly LoadedModel _loaded;
+    private readonly Tokenization.ChatTemplate? _template;
     private readonly Executor _executor;
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly Lock _tokenizerLock = new();
@@ -43,6 +44,9 @@ public sealed class ModelSession : IDisposable
         Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var vocab = Tokenizer.Vocabulary;
         HasChatMarkers = vocab.TryGetId(ChatMl.Start, out _) && vocab.TryGetId(ChatMl.End, out _);
+        var template = Tokenization.ChatTemplate.FromGguf(_loaded.File);
+        // The model's own template when the file names one this engine knows; else the ChatML / plain layout below.
+        _template = template.Warning is null ? template : null;
         var chatStops = new HashSet<int>(vocab.EndOfGeneration);
         if (vocab.TryGetId(ChatMl.End, out int end)) chatStops.Add(end);
         ChatStopTokens = chatStops;
@@ -65,7 +69,10 @@ public sealed class ModelSession : IDisposable
         lock (_tokenizerLock) return Tokenizer.Encode(text, addSpecial: true, parseSpecial: true);
     }
 
-    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => Encode(ChatMl.Render(messages, HasChatMarkers));
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) =>
+        Encode(_template is { } t
+            ? t.Render(messages.Select(m => new Tokenization.ChatMessage(m.Role, m.Content)).ToList(), addAssistant: true)
+            : ChatMl.Render(messages, HasChatMarkers));
 
     /// <summary>
     /// A place in line, or null when the queue is full (the caller answers 503). Dispose the lease to leave the line.
