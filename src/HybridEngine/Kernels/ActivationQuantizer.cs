@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using HybridEngine.Quantization;
 using HybridEngine.Quantization.Formats;
@@ -79,103 +78,31 @@ public static unsafe class ActivationQuantizer
         return BitConverter.UInt32BitsToSingle(bits);
     }
 
+    // The block quantizers themselves live with their formats (Q8_0Block, Q8_KBlock), bit-exact with ggml;
+    // here only the level picks their scalar twin or their vector form.
+    private static bool Vector(SimdLevel level) => level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated;
+
     private static void Q8_0(float* x, int blocks, byte* dst, SimdLevel level)
     {
+        bool vector = Vector(level);
         for (int b = 0; b < blocks; b++, x += 32, dst += Q8_0Bytes)
         {
-            float amax = level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated ? MaxAbs256(x, 32) : MaxAbsScalar(x, 32);
-            float id = amax != 0 ? 127f / amax : 0f;
-            if (!float.IsFinite(id))
-            {
-                // A block of float subnormals: 127/amax overflows; the format quantizer reproduces C's conversions.
-                Q8_0Block.QuantizeAsCpuBackend(new ReadOnlySpan<float>(x, 32), new Span<byte>(dst, Q8_0Bytes));
-                continue;
-            }
-            *(Half*)dst = (Half)(amax / 127f);
-            sbyte* q = (sbyte*)(dst + 2);
-            if (level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated) RoundEven256(x, id, q, 32);
-            else for (int j = 0; j < 32; j++) q[j] = (sbyte)Math.Min(127, NearestInt(x[j] * id));
+            var src = new ReadOnlySpan<float>(x, 32);
+            var q = new Span<sbyte>(dst + 2, 32);
+            float d = vector ? Q8_0Block.QuantizeBlockVector(src, q, cpuBackendRule: true) : Q8_0Block.QuantizeBlockScalar(src, q, cpuBackendRule: true);
+            *(Half*)dst = (Half)d;
         }
     }
 
     private static void Q8_K(float* x, int blocks, byte* dst, SimdLevel level)
     {
+        bool vector = Vector(level);
         for (int b = 0; b < blocks; b++, x += 256, dst += Q8_KBytes)
         {
-            float amax = level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated ? MaxAbs256(x, 256) : MaxAbsScalar(x, 256);
-            sbyte* q = (sbyte*)(dst + 4);
-            short* bsums = (short*)(dst + 4 + 256);
-            if (amax == 0)
-            {
-                *(float*)dst = 0;
-                new Span<byte>(q, 256 + 32).Clear();
-                continue;
-            }
-            // The signed value of the first element whose |x| is the maximum, as ggml's strict '>' scan picks it.
-            float max = 0;
-            for (int j = 0; j < 256; j++)
-            {
-                if (MathF.Abs(x[j]) == amax) { max = x[j]; break; }
-            }
-            float iscale = -127f / max;
-            if (!float.IsFinite(iscale))
-            {
-                // max is a float subnormal: leave the overflow cases to the format quantizer (C's conversions).
-                Q8_KBlock.Quantize(new ReadOnlySpan<float>(x, 256), new Span<byte>(dst, Q8_KBytes));
-                continue;
-            }
-            if (level >= SimdLevel.Avx2 && Vector256.IsHardwareAccelerated) RoundEven256(x, iscale, q, 256);
-            else
-            {
-                for (int j = 0; j < 256; j++) q[j] = (sbyte)Math.Min(127, NearestInt(iscale * x[j]));
-            }
-            for (int g = 0; g < 16; g++)
-            {
-                int sum = 0;
-                for (int j = 0; j < 16; j++) sum += q[16 * g + j];
-                bsums[g] = (short)sum;
-            }
-            *(float*)dst = 1 / iscale;
+            var src = new ReadOnlySpan<float>(x, 256);
+            var q = new Span<sbyte>(dst + 4, 256);
+            var sums = new Span<short>(dst + 4 + 256, 16);
+            *(float*)dst = vector ? Q8_KBlock.QuantizeBlockVector(src, q, sums) : Q8_KBlock.QuantizeBlockScalar(src, q, sums);
         }
-    }
-
-    /// <summary>ggml's nearest_int: round half to even (valid for |v| below 2^22, always true here).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int NearestInt(float v) => (int)MathF.Round(v, MidpointRounding.ToEven);
-
-    private static float MaxAbsScalar(float* x, int n)
-    {
-        float amax = 0;
-        for (int j = 0; j < n; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
-        return amax;
-    }
-
-    private static float MaxAbs256(float* x, int n)
-    {
-        var m = Vector256<float>.Zero;
-        for (int j = 0; j < n; j += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + j)));
-        var h = Vector128.Max(m.GetLower(), m.GetUpper());
-        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
-        return h.ToScalar();
-    }
-
-    /// <summary>min(127, nearest_even(x·scale)) for 8 lanes at a time.</summary>
-    private static void RoundEven256(float* x, float scale, sbyte* q, int n)
-    {
-        var s = Vector256.Create(scale);
-        for (int j = 0; j < n; j += 8)
-        {
-            var r = Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(x + j) * s));
-            StoreNarrow(Vector256.Min(r, Vector256.Create(127)), q + j);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreNarrow(Vector256<int> v, sbyte* q)
-    {
-        var s16 = Vector256.Narrow(v, v);            // lanes 0..7 hold the values, in order, as int16
-        var s8 = Vector256.Narrow(s16, s16);         // lanes 0..7 as int8
-        *(long*)q = s8.AsInt64().ToScalar();
     }
 }
