@@ -17,15 +17,7 @@ public class KQuantTests
 
     public static TheoryData<GgmlType> AllTypes() => new(Types);
 
-    public static TheoryData<GgmlType, string> TypesAndKinds()
-    {
-        var data = new TheoryData<GgmlType, string>();
-        foreach (var type in Types)
-        {
-            foreach (string kind in QuantTestData.InputKinds) data.Add(type, kind);
-        }
-        return data;
-    }
+    public static TheoryData<GgmlType, string> TypesAndKinds() => QuantTestData.TypesAndKinds(Types);
 
     [Theory]
     [MemberData(nameof(AllTypes))]

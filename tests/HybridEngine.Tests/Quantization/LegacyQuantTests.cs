@@ -15,15 +15,7 @@ public class LegacyQuantTests
 
     public static TheoryData<GgmlType> AllTypes() => new(Types);
 
-    public static TheoryData<GgmlType, string> TypesAndKinds()
-    {
-        var data = new TheoryData<GgmlType, string>();
-        foreach (var type in Types)
-        {
-            foreach (string kind in QuantTestData.InputKinds) data.Add(type, kind);
-        }
-        return data;
-    }
+    public static TheoryData<GgmlType, string> TypesAndKinds() => QuantTestData.TypesAndKinds(Types);
 
     [Theory]
     [MemberData(nameof(AllTypes))]

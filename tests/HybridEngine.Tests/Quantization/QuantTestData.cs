@@ -172,4 +172,15 @@ internal static class QuantTestData
         info.Dequantize!(blocks, actual);
         AssertBitsEqual(expected, actual, $"{type} dequantize, seed {seed}");
     }
+
+    /// <summary>Every (type, input kind) pair, for theories that quantize each kind with each type.</summary>
+    public static TheoryData<GgmlType, string> TypesAndKinds(IEnumerable<GgmlType> types)
+    {
+        var data = new TheoryData<GgmlType, string>();
+        foreach (var type in types)
+        {
+            foreach (string kind in InputKinds) data.Add(type, kind);
+        }
+        return data;
+    }
 }
