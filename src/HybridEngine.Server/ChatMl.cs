@@ -1,23 +1,23 @@
+using HybridEngine.Tokenization;
+
 namespace HybridEngine.Server;
 
 /// <summary>
-/// The ChatML prompt format (<c>&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n</c> per message, then an open assistant
-/// turn). The server's fallback until the runtime renders a model's own Jinja chat template: it is the format of the
-/// Qwen family, whose vocabularies hold the two marker tokens. Other vocabularies get the same layout without markers.
+/// The server's chat prompt when the model's file names no template the engine knows: ChatML (the Qwen family's
+/// format, <see cref="ChatTemplate"/>) when the vocabulary holds its two marker tokens, else the same turns laid out
+/// as plain <c>role: text</c> lines.
 /// </summary>
 public static class ChatMl
 {
     public const string Start = "<|im_start|>", End = "<|im_end|>";
 
-    public static string Render(IEnumerable<ChatMessage> messages, bool markers)
+    private static readonly ChatTemplate Template = new(ChatFormat.ChatMl);
+
+    public static string Render(IReadOnlyList<ChatMessage> messages, bool markers)
     {
+        if (markers) return Template.Render(messages, addAssistant: true);
         var text = new System.Text.StringBuilder();
-        foreach (var m in messages)
-        {
-            if (markers) text.Append(Start).Append(m.Role).Append('\n').Append(m.Content).Append(End).Append('\n');
-            else text.Append(m.Role).Append(": ").Append(m.Content).Append('\n');
-        }
-        text.Append(markers ? Start + "assistant\n" : "assistant: ");
-        return text.ToString();
+        foreach (var m in messages) text.Append(m.Role).Append(": ").Append(m.Content).Append('\n');
+        return text.Append("assistant: ").ToString();
     }
 }

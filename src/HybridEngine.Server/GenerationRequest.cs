@@ -1,9 +1,7 @@
+using HybridEngine.Tokenization;
 using System.Text.Json;
 
 namespace HybridEngine.Server;
-
-/// <summary>One chat message: a role and its text.</summary>
-public sealed record ChatMessage(string Role, string Content);
 
 /// <summary>
 /// The fields of a completion or chat completion request that this server acts on. Unknown fields are ignored;

@@ -71,7 +71,7 @@ public sealed class ModelSession : IDisposable
 
     public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) =>
         Encode(_template is { } t
-            ? t.Render(messages.Select(m => new Tokenization.ChatMessage(m.Role, m.Content)).ToList(), addAssistant: true)
+            ? t.Render(messages, addAssistant: true)
             : ChatMl.Render(messages, HasChatMarkers));
 
     /// <summary>
