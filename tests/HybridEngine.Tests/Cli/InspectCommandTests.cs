@@ -30,6 +30,44 @@ public class InspectCommandTests
         return JsonDocument.Parse(stdout).RootElement.Clone();
     }
 
+    public static TheoryData<string, string> SynthArchitecturesAndTypes()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string arch in new[] { "deepseek2", "qwen3moe", "mixtral", "llama" })
+        {
+            foreach (string type in new[] { "f32", "f16", "q8_0", "q4_k" }) data.Add(arch, type);
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// Files from <c>hybrid synth</c>: inspect's tensor count and bytes equal the file's, with each tensor's size
+    /// computed by ggml's own <c>ggml_row_size</c> rather than by our quant table.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SynthArchitecturesAndTypes))]
+    public void SynthFilesReportTheirOwnTensorCountAndBytes(string arch, string type)
+    {
+        string dir = TestPaths.NewScratchDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.gguf");
+            var synth = new RootCommand("test");
+            synth.Subcommands.Add(SynthCommand.Create());
+            Assert.Equal(0, CliRunner.Run(synth, ["synth", "--arch", arch, "--preset", "tiny", "--type", type, "--out", path], new StringWriter()));
+
+            using var file = GgufFile.Open(path);
+            long expected = file.Tensors.Sum(t => Reference.GgmlReference.RowSize((int)t.Type, t.Shape[0]) * t.Shape.Skip(1).Aggregate(1L, (a, b) => a * b));
+            var json = RunJson(path);
+            Assert.Equal(file.Tensors.Count, json.GetProperty("tensorCount").GetInt32());
+            Assert.Equal(expected, json.GetProperty("totalBytes").GetInt64());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("stories260K.gguf", 0)]
     [InlineData("moe/stories260K-moe4top2-perm.gguf", 4)]
