@@ -22,20 +22,23 @@ public static class AppConfiguration
     /// </summary>
     public static EngineOptions Load(string[] args, string? settingsDirectory = null, IDictionary<string, string?>? environment = null)
     {
+        string folder = settingsDirectory ?? AppContext.BaseDirectory;
         var builder = new ConfigurationBuilder()
-            .SetBasePath(settingsDirectory ?? AppContext.BaseDirectory)
+            .SetBasePath(folder)
             .AddJsonFile("appsettings.json", optional: true, reloadOnChange: false);
         if (environment is null) builder.AddEnvironmentVariables("HYBRID_");
         else builder.AddInMemoryCollection(environment
             .Where(kv => kv.Key.StartsWith("HYBRID_", StringComparison.Ordinal))
             .Select(kv => new KeyValuePair<string, string?>(kv.Key["HYBRID_".Length..].Replace("__", ":"), kv.Value)));
         builder.AddCommandLine(NormalizeFlags(args), SwitchMappings);
-        var config = builder.Build();
+        IConfigurationRoot config;
+        try { config = builder.Build(); }
+        catch (InvalidDataException e) { throw new UsageException($"{Path.Combine(folder, "appsettings.json")} is not valid JSON: {e.InnerException?.Message ?? e.Message}"); }
 
         var options = new EngineOptions
         {
-            Threads = config.GetValue("Engine:Threads", 0),
-            CpuOnly = config.GetValue("Engine:CpuOnly", false),
+            Threads = Whole(config["Engine:Threads"], "Engine:Threads (-t)"),
+            CpuOnly = Switch(config["Engine:CpuOnly"], "Engine:CpuOnly (--cpu-only)"),
             KernelPath = (config["Engine:KernelPath"] ?? "auto").ToLowerInvariant(),
             RamBudget = ParseSize(config["Memory:RamBudget"], "Memory:RamBudget (--ram-budget)"),
             VramBudget = ParseSize(config["Memory:VramBudget"], "Memory:VramBudget (--vram-budget)"),
@@ -46,6 +49,16 @@ public static class AppConfiguration
         string? problem = options.Validate();
         return problem is null ? options : throw new UsageException(problem);
     }
+
+    private static int Whole(string? text, string what) =>
+        string.IsNullOrWhiteSpace(text) ? 0
+        : int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int value) ? value
+        : throw new UsageException($"{what} '{text}' is not a whole number");
+
+    private static bool Switch(string? text, string what) =>
+        string.IsNullOrWhiteSpace(text) ? false
+        : bool.TryParse(text, out bool value) ? value
+        : throw new UsageException($"{what} '{text}' is not true or false");
 
     private static long? ParseSize(string? text, string what)
     {

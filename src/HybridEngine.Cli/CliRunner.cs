@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HybridEngine.Configuration;
 using HybridEngine.Gguf;
 
 namespace HybridEngine.Cli;
@@ -9,6 +10,23 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>Runs the command line and turns failures into one clear sentence and the CLI.md exit codes.</summary>
 public static class CliRunner
 {
+    /// <summary>
+    /// Start-up: binds the configuration once (appsettings.json, then HYBRID_ environment variables, then the command
+    /// line) for the verbs to share. A bad value is printed as one sentence and null returned: the caller exits with 2.
+    /// <paramref name="settingsDirectory"/> and <paramref name="environment"/> stand in for the executable's folder
+    /// and the process environment in tests.
+    /// </summary>
+    public static EngineOptions? Configure(string[] args, TextWriter? error = null, string? settingsDirectory = null,
+        IDictionary<string, string?>? environment = null)
+    {
+        try { return AppConfiguration.Load(args, settingsDirectory, environment); }
+        catch (UsageException e)
+        {
+            (error ?? Console.Error).WriteLine($"error: {e.Message}");
+            return null;
+        }
+    }
+
     public static int Run(RootCommand root, string[] args, TextWriter? error = null)
     {
         error ??= Console.Error;

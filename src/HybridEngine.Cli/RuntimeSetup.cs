@@ -14,7 +14,7 @@ namespace HybridEngine.Cli;
 public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
-/// The placement options run and eval share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
+/// The placement options run, eval and serve share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
 /// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, then put an
 /// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams.
 /// </summary>
@@ -46,8 +46,11 @@ public sealed class RuntimeSetup
         /// <summary>resident, direct or page-cache.</summary>
         public string Mode { get; } = mode;
 
-        /// <summary>The tuned thread count when the user gave none.</summary>
-        public int Threads(int requested) => requested > 0 ? requested : Profile?.Settings.Threads ?? 0;
+        /// <summary>Engine:Threads of the bound configuration (0 = not set).</summary>
+        public int ConfiguredThreads { get; init; }
+
+        /// <summary>The flag's count, else the configuration's, else the tuned one.</summary>
+        public int Threads(int requested) => requested > 0 ? requested : ConfiguredThreads > 0 ? ConfiguredThreads : Profile?.Settings.Threads ?? 0;
 
         public void Dispose()
         {
@@ -90,18 +93,19 @@ public sealed class RuntimeSetup
         }
 
         var loaded = LoadedModel.Load(path);
+        Placed Make(ExpertCache? cache, string placement) => new(loaded, plan, profile, cache, placement) { ConfiguredThreads = engine.Threads };
         try
         {
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
-            if (streamed.Count == 0) return new Placed(loaded, plan, profile, null, "resident");
+            if (streamed.Count == 0) return Make(null, "resident");
             if (mode == StreamMode.Auto) mode = Choose(profile!);
-            if (mode == StreamMode.PageCache) return new Placed(loaded, plan, profile, null, "page-cache");
+            if (mode == StreamMode.PageCache) return Make(null, "page-cache");
             var settings = profile!.Settings;
             var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
                 loaded.Model.Dimensions.ExpertsUsed);
             var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
             loaded.Weights.ExpertOverride = cache;
-            return new Placed(loaded, plan, profile, cache, "direct");
+            return Make(cache, "direct");
         }
         catch
         {

@@ -31,10 +31,7 @@ public sealed class Endpoints(ModelSession session)
         json.WriteNumber("waiting", session.Waiting);
     });
 
-    /// <summary>
-    /// Runtime and request counters. The cache hit rate and disk bytes per token are null: this runtime reads every
-    /// weight from the memory-mapped file and keeps no expert cache of its own to count.
-    /// </summary>
+    /// <summary>Runtime and request counters, and the expert figures of <see cref="ExpertFigures"/>.</summary>
     public Task Metrics(HttpContext context) => WriteJson(context, 200, json =>
     {
         var c = session.Counters;
@@ -54,9 +51,25 @@ public sealed class Endpoints(ModelSession session)
         json.WriteNumber("decode_tokens", c.DecodeTokens);
         json.WriteNumber("decode_seconds", c.DecodeSeconds);
         json.WriteNumber("decode_tokens_per_second", c.DecodeTokensPerSecond);
-        json.WriteNull("cache_hit_rate");
-        json.WriteNull("disk_bytes_per_token");
+        json.WriteString("placement", session.Placement switch { Placement.Direct => "direct", Placement.PageCache => "page-cache", _ => "resident" });
+        var e = ExpertFigures.From(session.Placement, session.Streaming, c.PrefillTokens + c.DecodeTokens);
+        Number(json, "cache_hit_rate", e.HitRate);
+        Number(json, "disk_bytes_per_token", e.DiskBytesPerToken);
+        Number(json, "expert_cache_hits", e.Hits);
+        Number(json, "expert_cache_prefetch_hits", e.PrefetchHits);
+        Number(json, "expert_cache_misses", e.Misses);
+        Number(json, "disk_bytes_read", e.BytesRead);
     });
+
+    private static void Number(Utf8JsonWriter json, string name, double? value)
+    {
+        if (value is { } v) json.WriteNumber(name, v); else json.WriteNull(name);
+    }
+
+    private static void Number(Utf8JsonWriter json, string name, long? value)
+    {
+        if (value is { } v) json.WriteNumber(name, v); else json.WriteNull(name);
+    }
 
     public Task Completions(HttpContext context) => Generate(context, chat: false);
 

@@ -32,12 +32,22 @@ public sealed class HybridServer : IAsyncDisposable
 
     public ModelSession Session { get; }
 
-    /// <summary>Loads the model, binds the address and starts serving. Throws <see cref="ArgumentException"/> for bad settings.</summary>
-    public static async Task<HybridServer> StartAsync(ServerOptions options, CancellationToken cancel = default)
+    /// <summary>
+    /// Binds the address and starts serving <paramref name="model"/> (default: the whole file loaded resident). The
+    /// server owns the model from here on, also when this throws. Throws <see cref="ArgumentException"/> for bad settings.
+    /// </summary>
+    public static async Task<HybridServer> StartAsync(ServerOptions options, ServedModel? model = null, CancellationToken cancel = default)
     {
-        if (options.Validate() is { } problem) throw new ArgumentException(problem);
-        var address = ParseHost(options.Host);
-        var session = new ModelSession(options);
+        string? problem = options.Validate();
+        IPAddress? address = null;
+        try { address = ParseHost(options.Host); }
+        catch (ArgumentException e) { problem ??= e.Message; }
+        if (problem is not null)
+        {
+            model?.Owner.Dispose();
+            throw new ArgumentException(problem);
+        }
+        var session = new ModelSession(options, model ?? ServedModel.Resident(options.ModelPath));
         try
         {
             // The empty builder reads no appsettings or environment: the command line is the only configuration.
@@ -48,7 +58,7 @@ public sealed class HybridServer : IAsyncDisposable
             {
                 k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
                 k.AddServerHeader = false;
-                k.Listen(address, options.Port);
+                k.Listen(address!, options.Port);
             });
             var app = builder.Build();
             var endpoints = new Endpoints(session);

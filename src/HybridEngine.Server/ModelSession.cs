@@ -16,7 +16,7 @@ public sealed record GenerationResult(string Text, int PromptTokens, int Complet
 /// </summary>
 public sealed class ModelSession : IDisposable
 {
-    private readonly LoadedModel _loaded;
+    private readonly ServedModel _served;
     private readonly Tokenization.ChatTemplate? _template;
     private readonly Executor _executor;
     private readonly SemaphoreSlim _turn = new(1, 1);
@@ -24,19 +24,20 @@ public sealed class ModelSession : IDisposable
     private readonly int _queueLimit;
     private int _admitted;   // generating + waiting
 
-    public ModelSession(ServerOptions options)
+    /// <summary>Serves <paramref name="served"/> (owned from here on: disposed with the session, or at once if this fails).</summary>
+    public ModelSession(ServerOptions options, ServedModel served)
     {
-        _loaded = LoadedModel.Load(options.ModelPath);
+        _served = served;
+        var loaded = served.Model;
         try
         {
-            Tokenizer = Tokenizer.FromGguf(_loaded.File);
-            int trained = _loaded.Model.Dimensions.TrainedContext;
-            int context = options.Context > 0 ? options.Context : Math.Min(trained, ServerOptions.DefaultContext);
-            _executor = _loaded.CreateExecutor(new ExecutorOptions(Context: context, BatchSize: 256, Threads: options.Threads));
+            Tokenizer = Tokenizer.FromGguf(loaded.File);
+            int context = options.ResolveContext(loaded.Model.Dimensions.TrainedContext);
+            _executor = loaded.CreateExecutor(new ExecutorOptions(Context: context, BatchSize: 256, Threads: options.Threads));
         }
         catch
         {
-            _loaded.Dispose();
+            served.Owner.Dispose();
             throw;
         }
         _queueLimit = options.QueueLimit;
@@ -44,7 +45,7 @@ public sealed class ModelSession : IDisposable
         Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var vocab = Tokenizer.Vocabulary;
         HasChatMarkers = vocab.TryGetId(ChatMl.Start, out _) && vocab.TryGetId(ChatMl.End, out _);
-        var template = Tokenization.ChatTemplate.FromGguf(_loaded.File);
+        var template = Tokenization.ChatTemplate.FromGguf(loaded.File);
         // The model's own template when the file names one this engine knows; else the ChatML / plain layout below.
         _template = template.Warning is null ? template : null;
         var chatStops = new HashSet<int>(vocab.EndOfGeneration);
@@ -57,6 +58,9 @@ public sealed class ModelSession : IDisposable
     public int Context => _executor.Context;
     public Tokenizer Tokenizer { get; }
     public RuntimeCounters Counters => _executor.Counters;
+    public Placement Placement => _served.Placement;
+    /// <summary>The expert cache's counters; null when no cache streams (resident, or left to the page cache).</summary>
+    public Runtime.Streaming.StreamingCounters? Streaming => _served.Streaming;
     public ServerMetrics Metrics { get; } = new();
     public bool HasChatMarkers { get; }
     private IReadOnlySet<int> ChatStopTokens { get; }
@@ -144,7 +148,7 @@ public sealed class ModelSession : IDisposable
     public void Dispose()
     {
         _executor.Dispose();
-        _loaded.Dispose();
+        _served.Owner.Dispose();
         _turn.Dispose();
     }
 

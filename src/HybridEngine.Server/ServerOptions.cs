@@ -21,6 +21,9 @@ public sealed record ServerOptions(
 {
     public const int DefaultContext = 4096;
 
+    /// <summary>The context the server runs: <see cref="Context"/> when given, else the trained one capped at <see cref="DefaultContext"/>.</summary>
+    public int ResolveContext(int trained) => Context > 0 ? Context : trained > 0 ? Math.Min(trained, DefaultContext) : DefaultContext;
+
     /// <summary>The first problem with these settings, as one sentence, or null.</summary>
     public string? Validate()
     {

@@ -13,7 +13,7 @@ namespace HybridEngine.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    /// <param name="options">Bound configuration; loaded from the command line when null (tests pass their own).</param>
+    /// <param name="options">Bound at start-up (Program); defaults when null (tests pass their own).</param>
     /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
     public static Command Create(TextWriter? output = null, EngineOptions? options = null, Func<TuneOptions, TuneOptions>? adjustTune = null)
     {
@@ -30,7 +30,7 @@ public static class EvalCommand
         {
             int[] ids = ParseTokens(parse.GetValue(tokens)!, "--tokens");
             var err = output ?? Console.Error;
-            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            var engine = options ?? new EngineOptions();
             using var placed = setup.Load(parse, parse.GetValue(model)!, ids.Length, engine, err, adjustTune);
             using var executor = placed.Model.CreateExecutor(new ExecutorOptions(Context: ids.Length, BatchSize: 256, Threads: placed.Threads(parse.GetValue(threads))));
             CheckIds(ids, executor.Vocab, "--tokens");

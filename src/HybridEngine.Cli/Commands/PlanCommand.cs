@@ -13,7 +13,7 @@ namespace HybridEngine.Cli.Commands;
 /// </summary>
 public static class PlanCommand
 {
-    /// <param name="options">Bound configuration; loaded from the command line when null (tests pass their own).</param>
+    /// <param name="options">Bound at start-up (Program); defaults when null (tests pass their own).</param>
     /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
         Func<TuneOptions, TuneOptions>? adjustTune = null)
@@ -32,7 +32,7 @@ public static class PlanCommand
         };
         command.SetAction(parse =>
         {
-            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            var engine = options ?? new EngineOptions();
             var err = error ?? Console.Error;
             string path = parse.GetValue(model)!;
             if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--model needs a GGUF file path");

@@ -12,7 +12,7 @@ public static class ProfileCommand
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <param name="options">Bound configuration (profile folders, model folder); loaded from the command line when null.</param>
+    /// <param name="options">Bound configuration (profile folders, model folder), bound at start-up (Program); defaults when null.</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null)
     {
         var command = new Command("profile", "Hardware profiles: this machine's fingerprint, the profiles found, and sharing them.");
@@ -27,7 +27,7 @@ public static class ProfileCommand
     private static Option<bool> JsonOption() => new("--json") { Description = "print one JSON document" };
 
     private static (ProfileStore Store, TextWriter Out) Context(ParseResult parse, TextWriter? output, EngineOptions? options) =>
-        (ProfileStore.FromOptions(options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray())), output ?? Console.Out);
+        (ProfileStore.FromOptions(options ?? new EngineOptions()), output ?? Console.Out);
 
     private static Command Fingerprint(TextWriter? output, EngineOptions? options)
     {

@@ -14,7 +14,7 @@ namespace HybridEngine.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
-    /// <param name="options">Bound configuration; loaded from the command line when null (tests pass their own).</param>
+    /// <param name="options">Bound at start-up (Program); defaults when null (tests pass their own).</param>
     /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
         Func<TuneOptions, TuneOptions>? adjustTune = null)
@@ -66,7 +66,7 @@ public static class RunCommand
             if (ctx == 0) ctx = trained > 0 ? Math.Min(trained, promptIds.Length + n) : promptIds.Length + n;
             if (promptIds.Length + n > ctx)
                 throw new UsageException($"a prompt of {promptIds.Length} tokens plus -n {n} needs {promptIds.Length + n} positions; the context is {ctx} (-c)");
-            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            var engine = options ?? new EngineOptions();
             using var placed = setup.Load(parse, modelPath, ctx, engine, stderr, adjustTune);
             var loaded = placed.Model;
             using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: ctx, BatchSize: 256, Threads: placed.Threads(parse.GetValue(threads))));

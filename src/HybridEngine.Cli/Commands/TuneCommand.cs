@@ -15,7 +15,7 @@ public static class TuneCommand
 {
     /// <param name="output">Standard output when null.</param>
     /// <param name="error">Standard error when null (progress bar and notes).</param>
-    /// <param name="options">Bound configuration; loaded from the command line when null.</param>
+    /// <param name="options">Bound at start-up (Program); defaults when null.</param>
     /// <param name="adjust">Lets tests shrink the budgets.</param>
     /// <param name="interrupt">Stops the tune as Ctrl+C does (tests).</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
@@ -32,7 +32,7 @@ public static class TuneCommand
         command.Options.Add(json);
         command.SetAction(parse =>
         {
-            var engine = options ?? AppConfiguration.Load(parse.Tokens.Select(t => t.Value).ToArray());
+            var engine = options ?? new EngineOptions();
             var stdout = output ?? Console.Out;
             var stderr = error ?? Console.Error;
             string folder = parse.GetValue(diskPath) ?? engine.ModelDirectory;
