@@ -61,8 +61,8 @@ public static class ServeCommand
                 System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
             try
             {
-                if (RuntimeSetup.StatsLine(placed, server.Session.Counters) is { } line) stderr.WriteLine(line);
-                stdout.WriteLine($"serving {server.Session.ModelId} on {server.Address} (context {server.Session.Context}, placement {placed.Mode}); Ctrl+C stops");
+                string cache = placed.Cache is { } c ? $", expert cache {ByteSize.Format(c.Options.CapacityBytes)} {c.Options.Policy}" : "";
+                stdout.WriteLine($"serving {server.Session.ModelId} on {server.Address} (context {server.Session.Context}, placement {placed.Mode}{cache}); Ctrl+C stops");
                 stdout.Flush();
                 started?.Invoke(server);
                 server.WaitAsync(cancel.Token).GetAwaiter().GetResult();
@@ -70,6 +70,8 @@ public static class ServeCommand
             finally
             {
                 Console.CancelKeyPress -= onCancel;
+                // What the run cost, as run --stats prints it; read before the server disposes the cache.
+                if (RuntimeSetup.StatsLine(placed, server.Session.Counters) is { } line) stderr.WriteLine(line);
                 server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
             return 0;

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace HybridEngine.Tests.Server;
 
-/// <summary><c>hybrid serve</c> refuses bad settings with exit code 2 and a sentence naming the option, before binding anything.</summary>
+/// <summary><c>hybrid serve</c> refuses bad settings (its own and run's placement options) with exit code 2 and a sentence naming the option, before binding anything.</summary>
 public sealed class ServeCommandTests
 {
     [Theory]
@@ -14,6 +14,9 @@ public sealed class ServeCommandTests
     [InlineData("--max-body", "10", "--max-body")]
     [InlineData("--host", "example.com", "--host")]
     [InlineData("--api-key", "", "--api-key")]
+    [InlineData("--cache-policy", "fifo", "--cache-policy")]
+    [InlineData("--stream-mode", "mmap", "--stream-mode")]
+    [InlineData("--ram-budget", "lots", "--ram-budget")]
     public void BadOptionIsExitCode2(string option, string value, string named)
     {
         string dir = TestPaths.NewScratchDirectory();
