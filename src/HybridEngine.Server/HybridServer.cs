@@ -38,14 +38,16 @@ public sealed class HybridServer : IAsyncDisposable
     /// </summary>
     public static async Task<HybridServer> StartAsync(ServerOptions options, ServedModel? model = null, CancellationToken cancel = default)
     {
-        string? problem = options.Validate();
-        IPAddress? address = null;
-        try { address = ParseHost(options.Host); }
-        catch (ArgumentException e) { problem ??= e.Message; }
-        if (problem is not null)
+        IPAddress address;
+        try
+        {
+            if (options.Validate() is { } problem) throw new ArgumentException(problem);
+            address = ParseHost(options.Host);
+        }
+        catch (ArgumentException)
         {
             model?.Owner.Dispose();
-            throw new ArgumentException(problem);
+            throw;
         }
         var session = new ModelSession(options, model ?? ServedModel.Resident(options.ModelPath));
         try
@@ -58,7 +60,7 @@ public sealed class HybridServer : IAsyncDisposable
             {
                 k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
                 k.AddServerHeader = false;
-                k.Listen(address!, options.Port);
+                k.Listen(address, options.Port);
             });
             var app = builder.Build();
             var endpoints = new Endpoints(session);
