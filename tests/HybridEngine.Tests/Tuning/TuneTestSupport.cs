@@ -40,6 +40,12 @@ internal sealed class TuneScratch : IDisposable
         MatVecWeightBytes = 8L << 20,
         MatVecBudget = TimeSpan.FromMilliseconds(30),
         CompareKernelPaths = false,
+        MatMulTypes = [GgmlType.Q4_K],
+        MatMulTokens = 8,
+        MatMulWeightBytes = 256L << 10,
+        MatMulBudget = TimeSpan.FromMilliseconds(30),
+        GpuWeightBytes = 1L << 20,
+        GpuBudget = TimeSpan.FromMilliseconds(20),
         DiskFileBytes = 16L << 20,
         DiskBlockSizes = [256 << 10],
         DiskQueueDepths = [1, 2],
@@ -57,7 +63,7 @@ internal sealed class TuneScratch : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    public string ThisMachine => HardwareFingerprint.Compute(new HardwareProbe().Probe(Options.ModelDirectory));
+    public string ThisMachine => HardwareFingerprint.Compute(MachineProbe.Create().Probe(Options.ModelDirectory));
 
     /// <summary>A valid profile for <paramref name="hardware"/> with made-up but in-range figures (for tests of the file handling, not of measuring).</summary>
     public static HardwareProfile Synthetic(HardwareSnapshot hardware, int schema = HardwareProfile.CurrentSchemaVersion) => new(
