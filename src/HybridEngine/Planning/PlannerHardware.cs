@@ -37,7 +37,9 @@ public sealed record PlannerHardware(
     /// <summary>
     /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
     /// count and kernel path, disk bandwidth at the tuned block size and queue depth (the best point when the tuned
-    /// one was not measured). A missing measurement falls back to a default and sets <see cref="Assumed"/>.
+    /// one was not measured), and each GPU's measured matvec rate (<see cref="GpuReadGBps"/>). A missing CPU, memory or
+    /// disk measurement falls back to a default and sets <see cref="Assumed"/>; an unmeasured GPU keeps a null rate
+    /// (the planner assumes one and says so).
     /// </summary>
     public static PlannerHardware FromProfile(HardwareProfile profile, string source)
     {

@@ -33,7 +33,7 @@ public class GpuTuneTests
             MatMulTokens = 4,
             MatMulWeightBytes = 256L << 10,
             MatMulBudget = TimeSpan.FromMilliseconds(10),
-            GpuWeightBytes = 128L << 10,
+            GpuWeightBytes = 64L << 10,
             GpuBudget = TimeSpan.FromMilliseconds(10),
             DiskFileBytes = 0,
         };

@@ -5,6 +5,7 @@ using HybridEngine.Cli.Commands;
 using HybridEngine.Configuration;
 using HybridEngine.Hardware;
 using HybridEngine.Quantization;
+using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 
 namespace HybridEngine.Tests.Tuning;
@@ -44,7 +45,7 @@ internal sealed class TuneScratch : IDisposable
         MatMulTokens = 8,
         MatMulWeightBytes = 256L << 10,
         MatMulBudget = TimeSpan.FromMilliseconds(30),
-        GpuWeightBytes = 1L << 20,
+        GpuWeightBytes = 64L << 10,
         GpuBudget = TimeSpan.FromMilliseconds(20),
         DiskFileBytes = 16L << 20,
         DiskBlockSizes = [256 << 10],
@@ -52,12 +53,15 @@ internal sealed class TuneScratch : IDisposable
         DiskBudget = TimeSpan.FromMilliseconds(60),
     };
 
+    /// <summary>GPUs the tune verb measures instead of opening this machine's (ILGPU's CPU accelerator in tests).</summary>
+    public IReadOnlyList<IComputeDevice>? Gpus { get; init; }
+
     public (int Code, string Out, string Err) Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var root = new RootCommand("test");
-        root.Subcommands.Add(TuneCommand.Create(stdout, stderr, Options, Small));
+        root.Subcommands.Add(TuneCommand.Create(stdout, stderr, Options, Small, gpus: Gpus));
         root.Subcommands.Add(ProfileCommand.Create(stdout, stderr, Options));
         int code = CliRunner.Run(root, args, stderr);
         return (code, stdout.ToString(), stderr.ToString());
