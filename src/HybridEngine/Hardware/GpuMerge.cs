@@ -3,7 +3,8 @@ namespace HybridEngine.Hardware;
 /// <summary>
 /// Joins the adapters /sys lists with the accelerators a GPU runtime lists, so one card appears once. A pair is the
 /// same card when their PCI addresses agree, else (a runtime that gives no address, like OpenCL) the first unpaired
-/// adapter of the same vendor. A pair keeps the /sys identity (name from the driver or pci.ids, vendor and device id)
+/// adapter of the same vendor, preferring one equally integrated or discrete; an OpenCL view of a card CUDA already
+/// listed is dropped. A pair keeps the /sys identity (name from the driver or pci.ids, vendor and device id)
 /// and takes the runtime's memory, compute units and peak bandwidth; an adapter no runtime listed says what is
 /// missing; an accelerator with no adapter (containers without /sys/class/drm) stands alone.
 /// </summary>
@@ -13,12 +14,20 @@ internal static class GpuMerge
     {
         var paired = new GpuInfo?[adapters.Count];
         var alone = new List<GpuInfo>();
-        foreach (var a in accelerators.Where(a => a.Backend is "cuda" or "opencl"))
+        // Accelerators with an address first: a card seen by CUDA and by OpenCL then pairs with the CUDA view.
+        foreach (var a in accelerators.Where(a => a.Backend is "cuda" or "opencl").OrderBy(a => a.PciAddress is null ? 1 : 0))
         {
             int match = IndexWhere(adapters, paired, (address, _) => a.PciAddress is { } p && string.Equals(p, address, StringComparison.OrdinalIgnoreCase));
-            if (match < 0 && a.PciAddress is null) match = IndexWhere(adapters, paired, (_, g) => g.VendorId == a.VendorId);
-            if (match < 0) alone.Add(Standalone(a));
-            else paired[match] = Combine(adapters[match].Gpu, a);
+            if (match < 0 && a.PciAddress is null)
+            {
+                match = IndexWhere(adapters, paired, (_, g) => g.VendorId == a.VendorId && g.Integrated == a.Integrated);
+                if (match < 0) match = IndexWhere(adapters, paired, (_, g) => g.VendorId == a.VendorId);
+            }
+            if (match >= 0) paired[match] = Combine(adapters[match].Gpu, a);
+            // No adapter left, but a card of this vendor is already listed through another runtime (NVIDIA's OpenCL
+            // driver next to CUDA): the same card seen twice, not another one.
+            else if (a.PciAddress is null && paired.Concat(alone).Any(g => g is not null && g.VendorId == a.VendorId && g.Runtime != a.Backend)) continue;
+            else alone.Add(Standalone(a));
         }
         var merged = new List<GpuInfo>();
         for (int i = 0; i < adapters.Count; i++) merged.Add(paired[i] ?? Unlisted(adapters[i].Gpu));

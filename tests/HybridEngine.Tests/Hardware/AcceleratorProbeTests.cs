@@ -72,6 +72,22 @@ public class AcceleratorProbeTests
     }
 
     [Fact]
+    public void ACardSeenByCudaAndOpenClIsListedOnceAsCuda()
+    {
+        // NVIDIA's OpenCL driver lists the card a second time (after CUDA in ILGPU's order or before it).
+        var viaOpenCl = new AcceleratorInfo("opencl:NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", "opencl", "0x10de", null, 24L << 30, null, 128, null);
+        using var tree = Tree();
+        foreach (var order in new[] { new[] { viaOpenCl, Rtx }, new[] { Rtx, viaOpenCl } })
+        {
+            var nvidia = Assert.Single(Probe(tree, new Listed(order)).Gpus, g => g.VendorId == "0x10de");
+            Assert.Equal("cuda", nvidia.Runtime);
+        }
+        using var container = new FakeSystemTree();
+        var alone = Assert.Single(new HardwareProbe(container.Files, _ => false, accelerators: new Listed(viaOpenCl, Rtx)).Probe("/").Gpus);
+        Assert.Equal("cuda", alone.Runtime);
+    }
+
+    [Fact]
     public void AcceleratorWithoutAnAdapterStandsAloneAndCpuBackendsAreNotGpus()
     {
         using var tree = new FakeSystemTree();   // a container: no /sys/class/drm
