@@ -57,7 +57,7 @@ public sealed record TuneOptions
     public ImmutableArray<int> DiskQueueDepths { get; init; } = [1, 8];
     public TimeSpan DiskBudget { get; init; } = TimeSpan.FromSeconds(0.4);
 
-    /// <summary>About 12 s: two thread counts, Q4_K and Q8_0 matvec and matmul on the widest kernel path, two block sizes × two queue depths.</summary>
+    /// <summary>About 12 s: two thread counts, Q4_K and Q8_0 matvec and Q4_K matmul on the widest kernel path, two block sizes × two queue depths.</summary>
     public static TuneOptions QuickFor(HardwareSnapshot hardware, string diskFolder) => new()
     {
         Quick = true,
@@ -69,7 +69,7 @@ public sealed record TuneOptions
         MatVecWeightBytes = BufferBeyondCache(hardware, 1, 256L << 20),
         MatVecBudget = TimeSpan.FromSeconds(0.4),
         CompareKernelPaths = false,
-        MatMulTypes = [GgmlType.Q4_K, GgmlType.Q8_0],
+        MatMulTypes = [GgmlType.Q4_K],
         MatMulBudget = TimeSpan.FromSeconds(0.15),
         GpuBudget = TimeSpan.FromSeconds(0.15),
         DiskFileBytes = 128L << 20,
