@@ -21,6 +21,9 @@ public static class GpuThroughput
     {
         var supported = types.Where(device.Supports).ToList();
         if (supported.Count == 0) throw new NotSupportedException($"{device.Name} runs none of the weight types measured");
+        // A small GPU (or a small carve-out of an integrated one) still gets measured, on a matrix it can hold.
+        weightBytes = Math.Min(weightBytes, device.MemoryBytes / 4);
+        matMulBytes = Math.Min(matMulBytes, weightBytes);
 
         var upload = host.Fill(supported[0], weightBytes);
         double uploadSeconds = MatVecThroughput.Best(() => device.Upload(upload).Dispose(), budget, cancel);
