@@ -1,5 +1,6 @@
 using HybridEngine.Configuration;
 using HybridEngine.Hardware;
+using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 using Spectre.Console;
 
@@ -15,21 +16,24 @@ public static class ProfileResolver
     public static HardwareProfile FindOrTune(EngineOptions options, TextWriter error, Func<TuneOptions, TuneOptions>? adjust = null,
         CancellationToken cancel = default)
     {
-        var store = ProfileStore.FromOptions(options);
-        var snapshot = new HardwareProbe().Probe(options.ModelDirectory);
+        var store = ProfileStore.FromOptions(options, MachineProbe.Create());
+        var snapshot = store.Probe.Probe(options.ModelDirectory);
         string fingerprint = HardwareFingerprint.Compute(snapshot);
         if (store.FindFor(fingerprint) is { Profile: { } found }) return found;
 
         error.WriteLine($"no hardware profile for this machine ({fingerprint}); running a quick tune once (about 10 s), saved to {store.UserDirectory}");
         var tune = TuneOptions.QuickFor(snapshot, options.ModelDirectory);
         if (adjust is not null) tune = adjust(tune);
-        var profile = RunWithProgress(snapshot, tune, error, cancel);
+        using var gpus = MachineProbe.OpenGpus(error);
+        var profile = RunWithProgress(snapshot, tune, error, cancel, gpus.Devices);
         ProfileJson.Save(profile, store.PathFor(fingerprint, ProfileStore.UserLocation));
         return profile;
     }
 
     /// <summary>Runs the tuner with a Spectre.Console progress bar on <paramref name="error"/> (never on stdout).</summary>
-    public static HardwareProfile RunWithProgress(HardwareSnapshot snapshot, TuneOptions tune, TextWriter error, CancellationToken cancel)
+    /// <param name="gpus">The GPUs to measure (none: CPU, memory and disk only).</param>
+    public static HardwareProfile RunWithProgress(HardwareSnapshot snapshot, TuneOptions tune, TextWriter error, CancellationToken cancel,
+        IReadOnlyList<IComputeDevice>? gpus = null)
     {
         bool terminal = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -49,7 +53,7 @@ public static class ProfileResolver
                 {
                     task.Description = Markup.Escape(p.Step);
                     task.Value = p.Fraction;
-                }, cancel);
+                }, cancel, gpus);
                 task.Value = 1.0;
             });
         return profile!;

@@ -29,7 +29,7 @@ public sealed class GpuDevice : IComputeDevice
         _context = context;
         Accelerator = accelerator;
         Kind = kind;
-        Name = $"{accelerator.AcceleratorType.ToString().ToLowerInvariant()}:{accelerator.Name}";
+        Name = IdOf(accelerator.AcceleratorType, accelerator.Name);
         _matMul = new GpuMatMulKernels(accelerator);
         _rmsNorm = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(RmsNormKernel.Run);
         _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run);
@@ -39,6 +39,9 @@ public sealed class GpuDevice : IComputeDevice
     }
 
     internal Accelerator Accelerator { get; }
+
+    /// <summary>A device's name: backend and the driver's name (<c>cuda:NVIDIA H200</c>); the hardware probe uses the same.</summary>
+    internal static string IdOf(AcceleratorType type, string name) => $"{type.ToString().ToLowerInvariant()}:{name}";
 
     /// <summary>Test hook: makes the next op fail inside the guarded region, as a faulting kernel would.</summary>
     internal bool FailNextOp { get; set; }

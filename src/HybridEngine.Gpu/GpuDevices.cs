@@ -103,7 +103,7 @@ public static class GpuDevices
     private static DeviceKind KindOf(Device device) =>
         device is CLDevice cl && cl.Vendor == CLDeviceVendor.Intel ? DeviceKind.IntegratedGpu : DeviceKind.DiscreteGpu;
 
-    private static Context CreateContext(params AcceleratorType[] types) =>
+    internal static Context CreateContext(params AcceleratorType[] types) =>
         Context.Create(builder =>
         {
             foreach (var type in types)

@@ -5,8 +5,8 @@ using HybridEngine.Quantization;
 namespace HybridEngine.Tuner;
 
 /// <summary>
-/// How much the tuner measures and for how long. <see cref="Quick"/> fits in about 10 s and <see cref="Full"/> in
-/// about a minute on a 2-core machine; tests shrink the budgets further.
+/// How much the tuner measures and for how long. <see cref="QuickFor"/> fits in about 12 s and <see cref="FullFor"/> in
+/// under two minutes on a 2-core machine; tests shrink the budgets further.
 /// </summary>
 public sealed record TuneOptions
 {
@@ -34,13 +34,30 @@ public sealed record TuneOptions
     /// <summary>Whether to compare every kernel path this CPU runs (on the first weight type).</summary>
     public bool CompareKernelPaths { get; init; } = true;
 
+    /// <summary>Weight types of the CPU matrix-matrix step (every thread count, widest kernel path); empty skips it.</summary>
+    public ImmutableArray<GgmlType> MatMulTypes { get; init; } = [GgmlType.Q4_K];
+
+    /// <summary>Token rows per matrix-matrix product (a prompt-processing batch).</summary>
+    public int MatMulTokens { get; init; } = 32;
+
+    /// <summary>Weight bytes per matrix-matrix product; it is compute-bound, so a cache-sized matrix is enough.</summary>
+    public long MatMulWeightBytes { get; init; } = 4L << 20;
+    public TimeSpan MatMulBudget { get; init; } = TimeSpan.FromSeconds(0.4);
+
+    /// <summary>
+    /// Matrix size on each GPU for the upload and the matrix-vector product (the matrix-matrix one uses a quarter);
+    /// capped by the CPU buffer. The GPU measures the matvec types it runs.
+    /// </summary>
+    public long GpuWeightBytes { get; init; } = 256L << 20;
+    public TimeSpan GpuBudget { get; init; } = TimeSpan.FromSeconds(0.3);
+
     /// <summary>Scratch file size; 0 skips the disk step.</summary>
     public long DiskFileBytes { get; init; } = 256L << 20;
     public ImmutableArray<int> DiskBlockSizes { get; init; } = [256 << 10, 1 << 20];
     public ImmutableArray<int> DiskQueueDepths { get; init; } = [1, 8];
     public TimeSpan DiskBudget { get; init; } = TimeSpan.FromSeconds(0.4);
 
-    /// <summary>About 10 s: two thread counts, Q4_K and Q8_0 on the widest kernel path, two block sizes × two queue depths.</summary>
+    /// <summary>About 12 s: two thread counts, Q4_K and Q8_0 matvec and Q4_K matmul on the widest kernel path, two block sizes × two queue depths.</summary>
     public static TuneOptions QuickFor(HardwareSnapshot hardware, string diskFolder) => new()
     {
         Quick = true,
@@ -52,13 +69,16 @@ public sealed record TuneOptions
         MatVecWeightBytes = BufferBeyondCache(hardware, 1, 256L << 20),
         MatVecBudget = TimeSpan.FromSeconds(0.4),
         CompareKernelPaths = false,
+        MatMulTypes = [GgmlType.Q4_K],
+        MatMulBudget = TimeSpan.FromSeconds(0.15),
+        GpuBudget = TimeSpan.FromSeconds(0.15),
         DiskFileBytes = 128L << 20,
         DiskBlockSizes = [256 << 10, 1 << 20],
         DiskQueueDepths = [1, 8],
         DiskBudget = TimeSpan.FromSeconds(0.4),
     };
 
-    /// <summary>About a minute on 2 cores: every thread count of interest, the common weight types, 4 block sizes × 3 queue depths.</summary>
+    /// <summary>About a minute and a half on 2 cores: every thread count of interest, the common weight types, 4 block sizes × 3 queue depths.</summary>
     public static TuneOptions FullFor(HardwareSnapshot hardware, string diskFolder) => new()
     {
         Quick = false,
@@ -69,6 +89,10 @@ public sealed record TuneOptions
         MatVecTypes = [GgmlType.Q4_K, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q2_K, GgmlType.IQ4_XS, GgmlType.F16],
         MatVecWeightBytes = BufferBeyondCache(hardware, 2, 512L << 20),
         MatVecBudget = TimeSpan.FromSeconds(0.8),
+        MatMulTypes = [GgmlType.Q4_K, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q2_K, GgmlType.IQ4_XS, GgmlType.F16],
+        MatMulBudget = TimeSpan.FromSeconds(0.2),
+        GpuWeightBytes = 512L << 20,
+        GpuBudget = TimeSpan.FromSeconds(0.4),
         DiskFileBytes = 1L << 30,
         DiskBlockSizes = [64 << 10, 256 << 10, 1 << 20, 4 << 20],
         DiskQueueDepths = [1, 4, 16],

@@ -4,6 +4,7 @@ using System.Reflection;
 using HybridEngine.Hardware;
 using HybridEngine.Kernels;
 using HybridEngine.Quantization;
+using HybridEngine.Runtime;
 
 namespace HybridEngine.Tuner;
 
@@ -12,7 +13,8 @@ public readonly record struct TuneProgress(string Step, double Fraction);
 
 /// <summary>
 /// Runs the micro-benchmarks on a probed machine and returns its profile: memory read bandwidth per thread count,
-/// CPU matvec throughput per weight type, thread count and kernel path, and disk bandwidth. It writes nothing but a
+/// CPU matvec throughput per weight type, thread count and kernel path, CPU matmul throughput per weight type and
+/// thread count, per GPU the upload bandwidth and matvec/matmul throughput, and disk bandwidth. It writes nothing but a
 /// scratch file it removes; saving the profile (atomically) is the caller's choice, so an interrupted tune leaves no
 /// profile at all.
 /// </summary>
@@ -22,18 +24,24 @@ public static class HardwareTuner
         typeof(HardwareTuner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(HardwareTuner).Assembly.GetName().Version?.ToString() ?? "0";
 
-    public static HardwareProfile Run(HardwareSnapshot hardware, TuneOptions options, Action<TuneProgress>? progress = null, CancellationToken cancel = default)
+    /// <param name="gpus">The GPUs to measure (the caller opens and disposes them); none measures the CPU, memory and disk only.</param>
+    public static HardwareProfile Run(HardwareSnapshot hardware, TuneOptions options, Action<TuneProgress>? progress = null, CancellationToken cancel = default,
+        IReadOnlyList<IComputeDevice>? gpus = null)
     {
+        gpus ??= [];
         var clock = Stopwatch.StartNew();
         var notes = new List<string>();
         var threadCounts = options.ThreadCounts.IsDefaultOrEmpty ? TuneOptions.DefaultThreadCounts(hardware.Cpu) : options.ThreadCounts;
         var types = options.MatVecTypes.Where(t => QuantTypes.Get(t).Quantize is not null).ToList();
+        var matmulTypes = options.MatMulTypes.Where(t => QuantTypes.Get(t).Quantize is not null).ToList();
         var paths = options.CompareKernelPaths ? Simd.Available.ToList() : [Simd.Best];
         bool disk = options.DiskFileBytes > 0;
 
         // Work units, for the progress fraction.
         int total = threadCounts.Length
             + types.Count * threadCounts.Length + (types.Count > 0 && paths.Count > 1 ? paths.Count : 0)
+            + matmulTypes.Count * threadCounts.Length
+            + gpus.Sum(g => 1 + 2 * types.Count(g.Supports))
             + (disk ? 3 + options.DiskBlockSizes.Length * options.DiskQueueDepths.Length : 0);
         int done = 0;
         string step = "";
@@ -54,26 +62,48 @@ public static class HardwareTuner
         }
 
         var matvec = new List<MatVecPoint>();
-        if (types.Count > 0)
+        var matmul = new List<MatMulPoint>();
+        var gpuFigures = new List<GpuMeasurements>();
+        if (types.Count > 0 || matmulTypes.Count > 0)
         {
             using var bench = new MatVecThroughput(options.MatVecWeightBytes, options.MatVecColumns);
-            // Every thread count on the widest path, for every type.
-            Begin($"matvec {QuantTypes.Get(types[0]).Name}");
-            matvec.AddRange(bench.Measure(types[0], threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
-            if (paths.Count > 1)
+            if (types.Count > 0)
             {
-                // Every path on one smaller matrix at the widest thread count: only the ranking matters here, and the
-                // scalar path is ~10x slower than the vector ones.
-                Begin("kernel paths");
-                matvec.AddRange(bench.Measure(types[0], [threadCounts.Max()], paths, options.MatVecBudget, cancel, Advance, maxBytes: 64L << 20));
+                // Every thread count on the widest path, for every type.
+                Begin($"matvec {QuantTypes.Get(types[0]).Name}");
+                matvec.AddRange(bench.Measure(types[0], threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
+                if (paths.Count > 1)
+                {
+                    // Every path on one smaller matrix at the widest thread count: only the ranking matters here, and the
+                    // scalar path is ~10x slower than the vector ones.
+                    Begin("kernel paths");
+                    matvec.AddRange(bench.Measure(types[0], [threadCounts.Max()], paths, options.MatVecBudget, cancel, Advance, maxBytes: 64L << 20));
+                }
+                foreach (var type in types.Skip(1))
+                {
+                    Begin($"matvec {QuantTypes.Get(type).Name}");
+                    matvec.AddRange(bench.Measure(type, threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
+                }
             }
-            foreach (var type in types.Skip(1))
+            foreach (var type in matmulTypes)
             {
-                Begin($"matvec {QuantTypes.Get(type).Name}");
-                matvec.AddRange(bench.Measure(type, threadCounts, [Simd.Best], options.MatVecBudget, cancel, Advance));
+                Begin($"matmul {QuantTypes.Get(type).Name}");
+                matmul.AddRange(bench.MeasureMatMul(type, options.MatMulTokens, threadCounts, Simd.Best, options.MatMulBudget, cancel, Advance, options.MatMulWeightBytes));
+            }
+            foreach (var gpu in gpus)
+            {
+                Begin($"gpu {gpu.Name}");
+                // A GPU that fails (driver fault, out of memory) costs its own figures, not the tune.
+                try { gpuFigures.Add(GpuThroughput.Measure(gpu, bench, types, options.GpuWeightBytes, options.GpuWeightBytes / 4, options.MatMulTokens, options.GpuBudget, cancel, Advance)); }
+                catch (Exception e) when (e is ComputeDeviceException or NotSupportedException or OutOfMemoryException)
+                {
+                    notes.Add($"gpu {gpu.Name}: skipped, {e.Message}");
+                }
             }
         }
-        foreach (var skipped in options.MatVecTypes.Except(types)) notes.Add($"matvec: {QuantTypes.Get(skipped).Name} skipped, it has no quantizer to build test rows");
+        else if (gpus.Count > 0) notes.Add("gpu: skipped, no matvec weight type to measure");
+        foreach (var skipped in options.MatVecTypes.Union(options.MatMulTypes).Where(t => QuantTypes.Get(t).Quantize is null))
+            notes.Add($"matvec: {QuantTypes.Get(skipped).Name} skipped, it has no quantizer to build test rows");
 
         DiskMeasurements? diskFigures = null;
         if (disk)
@@ -94,7 +124,8 @@ public static class HardwareTuner
             }
         }
 
-        var measurements = new TuneMeasurements(options.MemoryBufferBytes, memory.ToImmutable(), matvec.ToImmutableArray(), diskFigures, clock.Elapsed.TotalSeconds);
+        var measurements = new TuneMeasurements(options.MemoryBufferBytes, memory.ToImmutable(), matvec.ToImmutableArray(), diskFigures,
+            clock.Elapsed.TotalSeconds, matmul.ToImmutableArray(), gpuFigures.ToImmutableArray());
         string reference = types.Count > 0 ? QuantTypes.Get(types[0]).Name : "";
         var settings = SettingsChooser.Choose(measurements, hardware.Cpu, reference);
         progress?.Invoke(new TuneProgress("done", 1));

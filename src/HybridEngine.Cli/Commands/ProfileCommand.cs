@@ -27,7 +27,7 @@ public static class ProfileCommand
     private static Option<bool> JsonOption() => new("--json") { Description = "print one JSON document" };
 
     private static (ProfileStore Store, TextWriter Out) Context(ParseResult parse, TextWriter? output, EngineOptions? options) =>
-        (ProfileStore.FromOptions(options ?? new EngineOptions()), output ?? Console.Out);
+        (ProfileStore.FromOptions(options ?? new EngineOptions(), MachineProbe.Create()), output ?? Console.Out);
 
     private static Command Fingerprint(TextWriter? output, EngineOptions? options)
     {
@@ -36,7 +36,7 @@ public static class ProfileCommand
         command.SetAction(parse =>
         {
             var (store, w) = Context(parse, output, options);
-            var snapshot = new HardwareProbe().Probe(store.ModelDirectory);
+            var snapshot = store.Probe.Probe(store.ModelDirectory);
             string fingerprint = HardwareFingerprint.Compute(snapshot);
             if (parse.GetValue(json))
                 w.WriteLine(new JsonObject { ["fingerprint"] = fingerprint, ["identity"] = HardwareFingerprint.CanonicalText(snapshot) }.ToJsonString(Indented));

@@ -21,8 +21,10 @@ public static class ProfileText
             ("caches", string.Join(", ", h.Cpu.Caches.Select(c => $"L{c.Level} {c.Type} {Size(c.SizeBytes)}"))),
             ("memory", $"{Size(h.Memory.InstalledBytes)} installed, {Size(h.Memory.AvailableBytes)} available at tune time, THP {h.Memory.TransparentHugePages}, swap {Size(h.Memory.SwapTotalBytes)}"),
             ("disk", $"{h.Disk.Path} on {h.Disk.Device} ({h.Disk.Kind}, {h.Disk.Model}, {h.Disk.FileSystem})"),
-            ("gpus", h.Gpus.Length == 0 ? "none found" : string.Join("; ", h.Gpus.Select(g =>
-                $"{g.Name} [{g.VendorId}:{g.DeviceId}] {(g.Integrated is bool i ? i ? "integrated" : "discrete" : "?")}, runtime {g.Runtime}" + (g.Hint.Length > 0 ? $" ({g.Hint})" : "")))),
+            ("gpus", (h.Gpus.Length == 0 ? "none found" : string.Join("; ", h.Gpus.Select(g =>
+                $"{g.Name} [{g.VendorId}:{g.DeviceId}] {(g.Integrated is bool i ? i ? "integrated" : "discrete" : "?")}, {Size(g.MemoryBytes)}, "
+                + $"{Show(g.ComputeUnits)} compute units, runtime {g.Runtime}" + (g.Hint.Length > 0 ? $" ({g.Hint})" : ""))))
+                + $" (GPU runtimes: {h.AcceleratorProbe})"),
             ("os", $"{h.Os.Description}, kernel {h.Os.Kernel}, {h.Os.Runtime}"),
         };
         Aligned(w, rows);
@@ -34,9 +36,27 @@ public static class ProfileText
         if (p.Measurements.MatVec.Length > 0)
         {
             w.WriteLine();
-            w.WriteLine(F($"matvec (weights {p.Measurements.MatVec[0].Columns} columns)   type      path       threads      GB/s    GFLOP/s"));
+            w.WriteLine(F($"matvec (weights {p.Measurements.MatVec[0].Columns} columns)").PadRight(38) + "type      path       threads      GB/s    GFLOP/s");
             foreach (var v in p.Measurements.MatVec)
                 w.WriteLine(F($"{"",38}{v.WeightType,-10}{v.KernelPath,-11}{v.Threads,7}{v.GBps,10:F2}{v.Gflops,11:F2}"));
+        }
+
+        if (p.Measurements.MatMul.Length > 0)
+        {
+            var first = p.Measurements.MatMul[0];
+            w.WriteLine();
+            w.WriteLine(F($"matmul ({first.Tokens} tokens × {first.Columns} columns)").PadRight(38) + "type      path       threads      GB/s    GFLOP/s");
+            foreach (var v in p.Measurements.MatMul)
+                w.WriteLine(F($"{"",38}{v.WeightType,-10}{v.KernelPath,-11}{v.Threads,7}{v.GBps,10:F2}{v.Gflops,11:F2}"));
+        }
+
+        foreach (var g in p.Measurements.Gpus)
+        {
+            w.WriteLine();
+            w.WriteLine(F($"gpu {g.Device} ({Size(g.MemoryBytes)}): host-to-device {g.HostToDeviceGBps:F2} GB/s ({Size(g.TransferBytes)} uploads)"));
+            w.WriteLine("  product   type       tokens      GB/s    GFLOP/s");
+            foreach (var v in g.MatVec.Concat(g.MatMul))
+                w.WriteLine(F($"  {(v.Tokens == 1 ? "matvec" : "matmul"),-10}{v.WeightType,-11}{v.Tokens,6}{v.GBps,10:F2}{v.Gflops,11:F2}"));
         }
 
         if (p.Measurements.Disk is { } d)

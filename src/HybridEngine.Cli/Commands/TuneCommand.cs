@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using HybridEngine.Configuration;
 using HybridEngine.Hardware;
+using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 
 namespace HybridEngine.Cli.Commands;
@@ -18,8 +19,9 @@ public static class TuneCommand
     /// <param name="options">Bound at start-up (Program); defaults when null.</param>
     /// <param name="adjust">Lets tests shrink the budgets.</param>
     /// <param name="interrupt">Stops the tune as Ctrl+C does (tests).</param>
+    /// <param name="gpus">The GPUs to measure, owned by the caller (tests pass ILGPU's CPU accelerator); null opens this machine's.</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
-        Func<TuneOptions, TuneOptions>? adjust = null, CancellationToken interrupt = default)
+        Func<TuneOptions, TuneOptions>? adjust = null, CancellationToken interrupt = default, IReadOnlyList<IComputeDevice>? gpus = null)
     {
         var quick = new Option<bool>("--quick") { Description = "fewer, shorter measurements (under 15 s)" };
         var outPath = new Option<string?>("--out") { Description = "profile file to write (default: profiles/<fingerprint>.json)" };
@@ -39,7 +41,7 @@ public static class TuneCommand
             if (parse.GetValue(diskPath) is { } given && !Directory.Exists(given))
                 throw new UsageException($"--disk-path {given} is not an existing folder");
 
-            var snapshot = new HardwareProbe().Probe(folder);
+            var snapshot = MachineProbe.Create().Probe(folder);
             var tune = parse.GetValue(quick) ? TuneOptions.QuickFor(snapshot, folder) : TuneOptions.FullFor(snapshot, folder);
             if (adjust is not null) tune = adjust(tune);
 
@@ -51,7 +53,8 @@ public static class TuneCommand
                 Console.CancelKeyPress += onCancel;
             }
             HardwareProfile profile;
-            try { profile = ProfileResolver.RunWithProgress(snapshot, tune, stderr, cancel.Token); }
+            using var opened = gpus is null ? MachineProbe.OpenGpus(stderr) : null;
+            try { profile = ProfileResolver.RunWithProgress(snapshot, tune, stderr, cancel.Token, gpus ?? opened!.Devices); }
             catch (OperationCanceledException) { stderr.WriteLine("tune interrupted: no profile written"); return 130; }
             finally { if (onCancel is not null) Console.CancelKeyPress -= onCancel; }
 

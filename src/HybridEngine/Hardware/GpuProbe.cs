@@ -5,28 +5,29 @@ namespace HybridEngine.Hardware;
 /// <summary>
 /// Display and compute adapters from /sys/class/drm (and /proc/driver/nvidia for GPUs without a DRM node), named from
 /// the NVIDIA driver or the PCI id database, with the ILGPU runtime library each would need and a hint when it is
-/// missing. ILGPU accelerator enumeration (compute units, exact memory) is added by the GPU backend.
+/// missing. The accelerators a GPU runtime lists are merged in by <see cref="GpuMerge"/>.
 /// </summary>
 internal static class GpuProbe
 {
     public const string Nvidia = "0x10de", Amd = "0x1002", Intel = "0x8086";
 
-    public static IEnumerable<GpuInfo> Probe(ISystemFiles files, Func<string, bool> libraryAvailable)
+    /// <summary>Each adapter with its PCI address (the last component of its sysfs device path, e.g. 0000:01:00.0).</summary>
+    public static List<(string Address, GpuInfo Gpu)> Probe(ISystemFiles files, Func<string, bool> libraryAvailable)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var gpus = new List<GpuInfo>();
+        var gpus = new List<(string, GpuInfo)>();
         foreach (string card in files.List("/sys/class/drm").Where(IsCard))
         {
             string? device = files.ResolveLink($"/sys/class/drm/{card}/device");
             if (device is null || !seen.Add(device)) continue;
-            if (Describe(files, device, libraryAvailable) is { } gpu) gpus.Add(gpu);
+            if (Describe(files, device, libraryAvailable) is { } gpu) gpus.Add((Path.GetFileName(device), gpu));
         }
         foreach (string address in files.List("/proc/driver/nvidia/gpus"))
         {
             string device = "/sys/bus/pci/devices/" + address;
             string? resolved = files.ResolveLink(device) ?? device;
             if (!seen.Add(resolved)) continue;
-            if (Describe(files, resolved, libraryAvailable) is { } gpu) gpus.Add(gpu);
+            if (Describe(files, resolved, libraryAvailable) is { } gpu) gpus.Add((Path.GetFileName(resolved), gpu));
         }
         return gpus;
     }
@@ -45,7 +46,7 @@ internal static class GpuProbe
         long? memory = null;
         if (long.TryParse(files.ReadText(device + "/mem_info_vram_total")?.Trim(), CultureInfo.InvariantCulture, out long vram) && vram > 0) memory = vram;
 
-        string vendor = vendorId switch { Nvidia => "NVIDIA", Amd => "AMD", Intel => "Intel", _ => HardwareSnapshot.Unknown };
+        string vendor = VendorName(vendorId);
         string name = NvidiaModel(files.ReadText($"/proc/driver/nvidia/gpus/{address}/information"))
             ?? PciName(files, vendorId, deviceId)
             ?? $"{vendorId}:{deviceId}";
@@ -74,6 +75,9 @@ internal static class GpuProbe
         };
         return new GpuInfo(name, vendor, vendorId, deviceId, driver, integrated, memory, null, runtime, hint);
     }
+
+    public static string VendorName(string vendorId) =>
+        vendorId switch { Nvidia => "NVIDIA", Amd => "AMD", Intel => "Intel", _ => HardwareSnapshot.Unknown };
 
     /// <summary>The "Model:" line of the NVIDIA driver's per-GPU information file.</summary>
     private static string? NvidiaModel(string? information)

@@ -20,7 +20,7 @@ public sealed record HardwareProfile(
     ImmutableArray<string> Notes)
 {
     /// <summary>The schema this build writes and reads. Bump it when a field changes meaning or becomes required.</summary>
-    public const int CurrentSchemaVersion = 1;
+    public const int CurrentSchemaVersion = 2;
 }
 
 /// <summary>Memory read bandwidth with <paramref name="Threads"/> threads, GB/s (10⁹ bytes per second).</summary>
@@ -31,6 +31,30 @@ public sealed record BandwidthPoint(int Threads, [property: JsonPropertyName("gb
 /// the figure that bounds decode speed; <paramref name="Gflops"/> counts 2·rows·columns per product.
 /// </summary>
 public sealed record MatVecPoint(string WeightType, string KernelPath, int Threads, int Rows, int Columns, [property: JsonPropertyName("gbps")] double GBps, double Gflops);
+
+/// <summary>
+/// A quantized matrix-matrix product Y = X·Wᵀ over <paramref name="Tokens"/> token rows on the CPU (prompt
+/// processing): <paramref name="Gflops"/> counts 2·rows·columns·tokens per product, <paramref name="GBps"/> is weight
+/// bytes per second (each product reads W once).
+/// </summary>
+public sealed record MatMulPoint(string WeightType, string KernelPath, int Threads, int Rows, int Columns, int Tokens, [property: JsonPropertyName("gbps")] double GBps, double Gflops);
+
+/// <summary>A product on a GPU with W resident in its memory; x goes in and y comes back each call, as in the runtime.</summary>
+/// <param name="Tokens">1 for the matrix-vector product, more for matrix-matrix.</param>
+public sealed record GpuMatPoint(string WeightType, int Rows, int Columns, int Tokens, [property: JsonPropertyName("gbps")] double GBps, double Gflops);
+
+/// <summary>
+/// One GPU's figures. <paramref name="Device"/> is the compute device's name, equal to <see cref="GpuInfo.Accelerator"/>
+/// of the probed GPU. <paramref name="HostToDeviceGBps"/>: weight upload (allocate and copy) of
+/// <paramref name="TransferBytes"/>, best of several.
+/// </summary>
+public sealed record GpuMeasurements(
+    string Device,
+    long MemoryBytes,
+    long TransferBytes,
+    [property: JsonPropertyName("hostToDeviceGbps")] double HostToDeviceGBps,
+    ImmutableArray<GpuMatPoint> MatVec,
+    ImmutableArray<GpuMatPoint> MatMul);
 
 /// <summary>Reads of <paramref name="BlockBytes"/> at random aligned offsets with <paramref name="QueueDepth"/> reads in flight.</summary>
 public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPropertyName("gbps")] double GBps);
@@ -49,13 +73,23 @@ public sealed record DiskMeasurements(
     [property: JsonPropertyName("bufferedColdGbps")] double? BufferedColdGBps,
     [property: JsonPropertyName("pageCacheGbps")] double? PageCacheGBps);
 
-/// <summary>Everything measured; a section is null when its step was skipped (a note in the profile says why).</summary>
+/// <summary>
+/// Everything measured; a section is null (or empty) when its step was skipped (a note in the profile says why).
+/// <paramref name="MatMul"/> is the CPU's matrix-matrix figures; <paramref name="Gpus"/> one entry per GPU measured.
+/// </summary>
 public sealed record TuneMeasurements(
     long MemoryBufferBytes,
     ImmutableArray<BandwidthPoint> MemoryRead,
     ImmutableArray<MatVecPoint> MatVec,
     DiskMeasurements? Disk,
-    double WallSeconds);
+    double WallSeconds,
+    ImmutableArray<MatMulPoint> MatMul = default,
+    ImmutableArray<GpuMeasurements> Gpus = default)
+{
+    // Optional in the constructor so older call sites compile; never default (serializing a default array throws).
+    public ImmutableArray<MatMulPoint> MatMul { get; init; } = MatMul.IsDefault ? [] : MatMul;
+    public ImmutableArray<GpuMeasurements> Gpus { get; init; } = Gpus.IsDefault ? [] : Gpus;
+}
 
 /// <summary>The settings the runtime takes from the profile (configuration and the command line may override them).</summary>
 /// <param name="Threads">Compute threads for decode.</param>

@@ -7,15 +7,31 @@ namespace HybridEngine.Hardware;
 /// <see cref="Unknown"/> (text); nothing here is guessed silently. Identity facts feed <see cref="HardwareFingerprint"/>;
 /// volatile ones (free memory, free disk, the time) do not.
 /// </summary>
+/// <param name="AcceleratorProbe">
+/// Whether GPU runtimes were asked for their accelerators: <see cref="AcceleratorProbes.Enumerated"/>,
+/// <see cref="AcceleratorProbes.NotRun"/> (no runtime enumerator given: /sys only), or <c>unknown: reason</c> when the
+/// runtime failed (the GPUs then come from /sys alone).
+/// </param>
 public sealed record HardwareSnapshot(
     CpuInfo Cpu,
     MemoryInfo Memory,
     DiskInfo Disk,
     ImmutableArray<GpuInfo> Gpus,
     OsInfo Os,
-    DateTimeOffset TakenUtc)
+    DateTimeOffset TakenUtc,
+    string AcceleratorProbe = AcceleratorProbes.NotRun)
 {
     public const string Unknown = "unknown";
+}
+
+/// <summary>Values of <see cref="HardwareSnapshot.AcceleratorProbe"/>.</summary>
+public static class AcceleratorProbes
+{
+    public const string Enumerated = "enumerated";
+    public const string NotRun = "not run";
+
+    /// <summary>The value recorded when enumeration threw.</summary>
+    public static string Failed(string reason) => $"{HardwareSnapshot.Unknown}: {reason}";
 }
 
 /// <summary>A processor cache level as the OS reports it (<c>level</c> 1–3, <c>type</c> data / instruction / unified).</summary>
@@ -92,10 +108,12 @@ public sealed record DiskInfo(
     long? TotalBytes);
 
 /// <summary>
-/// A GPU: a display device from /sys/class/drm (and, once GPU support lands, the ILGPU accelerator for it).
-/// <paramref name="Runtime"/> is none, cuda or opencl: which ILGPU runtime library this process could load;
-/// <paramref name="Hint"/> says what to install when it is none.
+/// A GPU: a display device from /sys/class/drm, an accelerator a GPU runtime lists, or both merged when they are the
+/// same card. <paramref name="Runtime"/> is none, cuda or opencl: the ILGPU backend that drives it (or, when runtimes
+/// were not enumerated, whose library loads); <paramref name="Hint"/> says what to install when it is none.
 /// </summary>
+/// <param name="Accelerator">The runtime's id for it (<c>cuda:NAME</c>, as the compute device is named), null when no runtime lists it.</param>
+/// <param name="PeakBandwidthGBps">Theoretical memory bandwidth the runtime reports, 10⁹ B/s; null where unknown.</param>
 public sealed record GpuInfo(
     string Name,
     string Vendor,
@@ -106,7 +124,9 @@ public sealed record GpuInfo(
     long? MemoryBytes,
     int? ComputeUnits,
     string Runtime,
-    string Hint);
+    string Hint,
+    string? Accelerator = null,
+    [property: System.Text.Json.Serialization.JsonPropertyName("peakBandwidthGbps")] double? PeakBandwidthGBps = null);
 
 /// <summary>Operating system and .NET runtime (descriptive only, not identity: an OS update keeps the hardware).</summary>
 public sealed record OsInfo(string Platform, string Description, string Kernel, string Runtime);

@@ -122,6 +122,23 @@ public static class ProfileJson
             if (v.Threads < 1 || v.Rows < 1 || v.Columns < 1) return $"measurements.matVec {v.WeightType} has a non-positive size";
             if (!(v.GBps > 0 && v.GBps < 10_000) || !(v.Gflops > 0)) return $"measurements.matVec {v.WeightType} at {v.Threads} threads is {Show(v.GBps)} GB/s, outside (0, 10000)";
         }
+        foreach (var v in m.MatMul)
+        {
+            if (v.Threads < 1 || v.Rows < 1 || v.Columns < 1 || v.Tokens < 1) return $"measurements.matMul {v.WeightType} has a non-positive size";
+            if (!(v.GBps > 0 && v.GBps < 10_000) || !(v.Gflops > 0 && v.Gflops < 10_000_000)) return $"measurements.matMul {v.WeightType} at {v.Threads} threads is {Show(v.Gflops)} GFLOP/s, outside (0, 10⁷)";
+        }
+        foreach (var g in m.Gpus)
+        {
+            if (string.IsNullOrWhiteSpace(g.Device)) return "measurements.gpus has an entry without a device";
+            // PCIe 5 x16 moves ~64 GB/s and NVLink-C2C ~900 GB/s; nothing uploads at 10 TB/s.
+            if (!(g.HostToDeviceGBps > 0 && g.HostToDeviceGBps < 10_000) || g.TransferBytes <= 0) return $"measurements.gpus {g.Device} hostToDeviceGbps {Show(g.HostToDeviceGBps)} is outside (0, 10000)";
+            foreach (var v in (g.MatVec.IsDefault ? [] : g.MatVec).Concat(g.MatMul.IsDefault ? [] : g.MatMul))
+            {
+                if (v.Rows < 1 || v.Columns < 1 || v.Tokens < 1) return $"measurements.gpus {g.Device} {v.WeightType} has a non-positive size";
+                // HBM3e peaks near 5 TB/s per device; weights resident in cache could read faster, never 100 TB/s.
+                if (!(v.GBps > 0 && v.GBps < 100_000) || !(v.Gflops > 0 && v.Gflops < 10_000_000)) return $"measurements.gpus {g.Device} {v.WeightType} × {v.Tokens} is {Show(v.GBps)} GB/s, outside (0, 100000)";
+            }
+        }
         if (m.Disk is { } d)
         {
             if (d.FileBytes <= 0) return "measurements.disk.fileBytes must be positive";

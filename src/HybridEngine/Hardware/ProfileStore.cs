@@ -17,15 +17,20 @@ public sealed class ProfileStore
 {
     public const string ProjectLocation = "project", UserLocation = "user";
 
-    public ProfileStore(string projectDirectory, string userDirectory, string modelDirectory = ".")
+    /// <param name="probe">How this machine is probed for its fingerprint (with the GPU runtime's accelerators where the host has one).</param>
+    public ProfileStore(string projectDirectory, string userDirectory, string modelDirectory = ".", HardwareProbe? probe = null)
     {
         ProjectDirectory = ResolveProjectDirectory(projectDirectory);
         UserDirectory = Path.GetFullPath(userDirectory);
         ModelDirectory = modelDirectory;
+        Probe = probe ?? new HardwareProbe();
     }
 
-    public static ProfileStore FromOptions(EngineOptions options) =>
-        new(options.ProfileDirectory, options.UserProfileDirectory ?? DefaultUserDirectory(), options.ModelDirectory);
+    public static ProfileStore FromOptions(EngineOptions options, HardwareProbe? probe = null) =>
+        new(options.ProfileDirectory, options.UserProfileDirectory ?? DefaultUserDirectory(), options.ModelDirectory, probe);
+
+    /// <summary>The probe whose snapshot of this machine gives its fingerprint.</summary>
+    public HardwareProbe Probe { get; }
 
     public string ProjectDirectory { get; }
     public string UserDirectory { get; }
@@ -78,7 +83,7 @@ public sealed class ProfileStore
     }
 
     /// <summary>This machine's fingerprint, probing the disk behind <see cref="ModelDirectory"/>.</summary>
-    public string ThisMachineFingerprint() => HardwareFingerprint.Compute(new HardwareProbe().Probe(ModelDirectory));
+    public string ThisMachineFingerprint() => HardwareFingerprint.Compute(Probe.Probe(ModelDirectory));
 
     /// <summary>The profile for this machine (see <see cref="FindFor"/>), or null: callers then tune and say so.</summary>
     public ProfileEntry? FindForThisMachine() => FindFor(ThisMachineFingerprint());

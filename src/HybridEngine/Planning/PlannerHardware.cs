@@ -37,7 +37,9 @@ public sealed record PlannerHardware(
     /// <summary>
     /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
     /// count and kernel path, disk bandwidth at the tuned block size and queue depth (the best point when the tuned
-    /// one was not measured). A missing measurement falls back to a default and sets <see cref="Assumed"/>.
+    /// one was not measured), and each GPU's measured matvec rate (<see cref="GpuReadGBps"/>). A missing CPU, memory or
+    /// disk measurement falls back to a default and sets <see cref="Assumed"/>; an unmeasured GPU keeps a null rate
+    /// (the planner assumes one and says so).
     /// </summary>
     public static PlannerHardware FromProfile(HardwareProfile profile, string source)
     {
@@ -67,9 +69,24 @@ public sealed record PlannerHardware(
         if (disk <= 0) { disk = DefaultDiskReadGBps; assumed = true; }
         var mem = profile.Hardware.Memory;
         var gpus = profile.Hardware.Gpus.IsDefault ? [] : profile.Hardware.Gpus
-            .Select(g => new PlannerGpu(g.Name, g.Integrated ?? false, g.MemoryBytes ?? 0, null))
+            .Select(g => new PlannerGpu(g.Name, g.Integrated ?? false, g.MemoryBytes ?? 0, GpuReadGBps(m, g)))
             .ToImmutableArray();
         return new PlannerHardware(mem.TotalBytes ?? mem.InstalledBytes, memory, matvec.ToImmutable(), disk, gpus, assumed, source);
+    }
+
+    /// <summary>
+    /// The weight bytes per second the tuner measured for <paramref name="gpu"/>'s matrix-vector product (its
+    /// measurements carry the accelerator's id): the Q4_K figure where measured, else the best of the types; null
+    /// when the GPU was not measured.
+    /// </summary>
+    internal static double? GpuReadGBps(TuneMeasurements m, GpuInfo gpu)
+    {
+        if (gpu.Accelerator is null) return null;
+        var figures = m.Gpus.FirstOrDefault(g => g.Device == gpu.Accelerator);
+        var matvec = figures is null || figures.MatVec.IsDefault ? [] : figures.MatVec;
+        if (matvec.Length == 0) return null;
+        var reference = matvec.Where(p => string.Equals(p.WeightType, "q4_K", StringComparison.OrdinalIgnoreCase)).ToList();
+        return (reference.Count > 0 ? reference : matvec.ToList()).Max(p => p.GBps);
     }
 
     /// <summary>Defaults for a machine with <paramref name="ramBytes"/> of RAM and nothing measured.</summary>

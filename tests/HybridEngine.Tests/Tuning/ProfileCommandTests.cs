@@ -9,7 +9,7 @@ namespace HybridEngine.Tests.Tuning;
 /// <summary><c>hybrid profile</c> verbs in-process: import checks schema and fingerprint, list marks this machine's, export round-trips.</summary>
 public class ProfileCommandTests
 {
-    private static HardwareSnapshot ThisMachine(TuneScratch s) => new HardwareProbe().Probe(s.Options.ModelDirectory);
+    private static HardwareSnapshot ThisMachine(TuneScratch s) => MachineProbe.Create().Probe(s.Options.ModelDirectory);
 
     private static string WriteProfile(TuneScratch s, HardwareProfile p, string name)
     {

@@ -65,7 +65,8 @@ public class ProfileJsonTests
 
     [Theory]
     [InlineData(0, "schema version 0, an older format")]
-    [InlineData(2, "schema version 2, a newer format")]
+    [InlineData(1, "schema version 1, an older format")]   // before CPU matmul and GPU figures
+    [InlineData(3, "schema version 3, a newer format")]
     public void OtherSchemaVersionsAreRefusedWithOneSentence(int version, string expected)
     {
         var node = JsonNode.Parse(ProfileJson.Serialize(Profile()))!;
@@ -80,8 +81,8 @@ public class ProfileJsonTests
     {
         { "truncated", "not valid JSON" },
         { "no schema", "no integer schemaVersion" },
-        { "missing settings", "does not match schema version 1" },
-        { "null cpu model", "does not match schema version 1" },
+        { "missing settings", "does not match schema version 2" },
+        { "null cpu model", "does not match schema version 2" },
         { "edited fingerprint", "does not match its own hardware section" },
         { "edited hardware", "does not match its own hardware section" },
         { "negative bandwidth", "outside (0, 10000)" },

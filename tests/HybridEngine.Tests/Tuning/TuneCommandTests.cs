@@ -1,16 +1,21 @@
 using System.Text.Json;
+using HybridEngine.Gpu;
 using HybridEngine.Hardware;
 using Xunit;
 
 namespace HybridEngine.Tests.Tuning;
 
-/// <summary><c>hybrid tune --quick</c> in-process with small budgets: a valid profile with plausible figures that <c>profile show</c> reads back.</summary>
+/// <summary>
+/// <c>hybrid tune --quick</c> in-process with small budgets (and ILGPU's CPU accelerator as its GPU): a valid profile
+/// with plausible figures that <c>profile show</c> reads back.
+/// </summary>
 public class TuneCommandTests
 {
     [Fact]
     public void QuickTuneWritesAValidPlausibleProfileThatShowReadsBack()
     {
-        using var scratch = new TuneScratch();
+        using var gpu = GpuDevices.CreateCpuPretend();
+        using var scratch = new TuneScratch { Gpus = [gpu] };
         string path = Path.Combine(scratch.Root, "out", "tuned.json");
         var (code, stdout, stderr) = scratch.Run("tune", "--quick", "--out", path, "--disk-path", scratch.Options.ModelDirectory);
         Assert.True(code == 0, stderr);
@@ -30,6 +35,13 @@ public class TuneCommandTests
         Assert.InRange(q4.GBps, 0.01, 2000);
         // GFLOP/s and GB/s describe the same timed product: their ratio is fixed by Q4_K's 4.5 bits per weight.
         Assert.Equal(2 / (144.0 / 256), q4.Gflops / q4.GBps, 3);
+        // CPU matrix-matrix at every thread count; its ratio too is fixed by the bits per weight and the batch (8 tokens).
+        Assert.Equal(m.MemoryRead.Select(b => b.Threads), m.MatMul.Select(p => p.Threads));
+        Assert.All(m.MatMul, p => Assert.Equal(8 * 2 / (144.0 / 256), p.Gflops / p.GBps, 3));
+        var measured = Assert.Single(m.Gpus);
+        Assert.Equal(gpu.Name, measured.Device);
+        Assert.InRange(measured.HostToDeviceGBps, 0.001, 10_000);
+        Assert.Equal("q4_K", Assert.Single(measured.MatVec).WeightType);
         var disk = m.Disk!;
         Assert.Equal(2, disk.Direct.Length);
         Assert.All(disk.Direct, p => Assert.InRange(p.GBps, 0.001, 1000));
@@ -52,6 +64,9 @@ public class TuneCommandTests
         Assert.Equal(0, textCode);
         Assert.Contains(profile.Fingerprint, text);
         Assert.Contains("memory read bandwidth", text);
+        Assert.Contains("matmul (8 tokens", text);
+        Assert.Contains($"gpu {gpu.Name}", text);
+        Assert.Contains("host-to-device", text);
     }
 
     [Fact]

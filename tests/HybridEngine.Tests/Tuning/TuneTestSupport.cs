@@ -5,6 +5,7 @@ using HybridEngine.Cli.Commands;
 using HybridEngine.Configuration;
 using HybridEngine.Hardware;
 using HybridEngine.Quantization;
+using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 
 namespace HybridEngine.Tests.Tuning;
@@ -40,24 +41,33 @@ internal sealed class TuneScratch : IDisposable
         MatVecWeightBytes = 8L << 20,
         MatVecBudget = TimeSpan.FromMilliseconds(30),
         CompareKernelPaths = false,
+        MatMulTypes = [GgmlType.Q4_K],
+        MatMulTokens = 8,
+        MatMulWeightBytes = 256L << 10,
+        MatMulBudget = TimeSpan.FromMilliseconds(30),
+        GpuWeightBytes = 64L << 10,
+        GpuBudget = TimeSpan.FromMilliseconds(20),
         DiskFileBytes = 16L << 20,
         DiskBlockSizes = [256 << 10],
         DiskQueueDepths = [1, 2],
         DiskBudget = TimeSpan.FromMilliseconds(60),
     };
 
+    /// <summary>GPUs the tune verb measures instead of opening this machine's (ILGPU's CPU accelerator in tests).</summary>
+    public IReadOnlyList<IComputeDevice>? Gpus { get; init; }
+
     public (int Code, string Out, string Err) Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var root = new RootCommand("test");
-        root.Subcommands.Add(TuneCommand.Create(stdout, stderr, Options, Small));
+        root.Subcommands.Add(TuneCommand.Create(stdout, stderr, Options, Small, gpus: Gpus));
         root.Subcommands.Add(ProfileCommand.Create(stdout, stderr, Options));
         int code = CliRunner.Run(root, args, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    public string ThisMachine => HardwareFingerprint.Compute(new HardwareProbe().Probe(Options.ModelDirectory));
+    public string ThisMachine => HardwareFingerprint.Compute(MachineProbe.Create().Probe(Options.ModelDirectory));
 
     /// <summary>A valid profile for <paramref name="hardware"/> with made-up but in-range figures (for tests of the file handling, not of measuring).</summary>
     public static HardwareProfile Synthetic(HardwareSnapshot hardware, int schema = HardwareProfile.CurrentSchemaVersion) => new(
