@@ -51,6 +51,39 @@ public sealed class SynthTests
     }
 
     /// <summary>
+    /// ResidualBranchScale multiplies exactly the projections that write into the residual stream (attn_output and
+    /// every ffn_down) and leaves every other tensor's values as they were.
+    /// </summary>
+    [Theory]
+    [InlineData(MlaLayout.KbVb)]
+    [InlineData(MlaLayout.KvB)]
+    public void ResidualBranchScaleScalesOnlyTheResidualProjections(MlaLayout layout)
+    {
+        var spec = SyntheticModels.Spec("deepseek2", "tiny");
+        var scaledSpec = spec with { ResidualBranchScale = 0.25f };
+        var options = new SyntheticOptions(Seed: 5, Layout: layout);
+        var plain = new SyntheticWeights(spec, options, foldRouterBias: false);
+        var scaled = new SyntheticWeights(scaledSpec, options, foldRouterBias: false);
+        var architecture = SyntheticModels.Architecture("deepseek2");
+        var before = architecture.Tensors(spec, options, 300).ToList();
+        var after = architecture.Tensors(scaledSpec, options, 300).ToList();
+        Assert.Equal(before.Select(t => t.Name), after.Select(t => t.Name));
+        int residual = 0;
+        for (int i = 0; i < before.Count; i++)
+        {
+            var a = new float[before[i].RowLength];
+            var b = new float[after[i].RowLength];
+            plain.For(before[i]).FillRow(1, a);
+            scaled.For(after[i]).FillRow(1, b);
+            bool isResidual = before[i].Name.Contains("attn_output") || before[i].Name.Contains("ffn_down");
+            if (isResidual) residual++;
+            // 0.25 is a power of two, so the scaled values are exact.
+            Assert.Equal(isResidual ? a.Select(v => v * 0.25f) : a, b);
+        }
+        Assert.Equal(3 + 1 + 2 * 2, residual); // 3 attn_output, 1 dense ffn_down, 2 MoE layers × (ffn_down_exps, ffn_down_shexp)
+    }
+
+    /// <summary>
     /// The tensor set of SPEC 3.2, transcribed here from the spec's table: names and ggml shapes for the MLA
     /// (attn_k_b/attn_v_b) and legacy (attn_kv_b) layouts, for a q-LoRA preset and for V2-Lite's attn_q.
     /// </summary>

@@ -121,6 +121,7 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
     public IEnumerable<SyntheticTensor> Tensors(SyntheticModelSpec s, SyntheticOptions o, int vocabSize)
     {
         int e = s.Hidden, dk = s.NopeDim + s.RopeDim, x = s.Experts;
+        float r = s.ResidualBranchScale;
         yield return new SyntheticTensor("token_embd.weight", [e, vocabSize], WeightRole.Embedding, e);
         for (int i = 0; i < s.Layers; i++)
         {
@@ -147,13 +148,13 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
             {
                 yield return SyntheticTensor.Matrix(b + "attn_kv_b.weight", s.KvLoraRank, s.Heads * (s.NopeDim + s.ValueDim));
             }
-            yield return SyntheticTensor.Matrix(b + "attn_output.weight", s.Heads * s.ValueDim, e);
+            yield return SyntheticTensor.Matrix(b + "attn_output.weight", s.Heads * s.ValueDim, e) with { Scale = r };
             yield return SyntheticTensor.Norm(b + "ffn_norm.weight", e);
             if (i < s.DenseLeadLayers)
             {
                 yield return SyntheticTensor.Matrix(b + "ffn_gate.weight", e, s.Ffn);
                 yield return SyntheticTensor.Matrix(b + "ffn_up.weight", e, s.Ffn);
-                yield return SyntheticTensor.Matrix(b + "ffn_down.weight", s.Ffn, e);
+                yield return SyntheticTensor.Matrix(b + "ffn_down.weight", s.Ffn, e) with { Scale = r };
                 continue;
             }
             yield return new SyntheticTensor(b + "ffn_gate_inp.weight", [e, x], WeightRole.Router, e, i);
@@ -161,10 +162,10 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
                 yield return new SyntheticTensor(b + "exp_probs_b.bias", [x], WeightRole.ExpertBias, x, i);
             yield return SyntheticTensor.Matrix(b + "ffn_gate_exps.weight", e, s.ExpertFfn, x);
             yield return SyntheticTensor.Matrix(b + "ffn_up_exps.weight", e, s.ExpertFfn, x);
-            yield return SyntheticTensor.Matrix(b + "ffn_down_exps.weight", s.ExpertFfn, e, x);
+            yield return SyntheticTensor.Matrix(b + "ffn_down_exps.weight", s.ExpertFfn, e, x) with { Scale = r };
             yield return SyntheticTensor.Matrix(b + "ffn_gate_shexp.weight", e, s.ExpertFfn * s.SharedExperts);
             yield return SyntheticTensor.Matrix(b + "ffn_up_shexp.weight", e, s.ExpertFfn * s.SharedExperts);
-            yield return SyntheticTensor.Matrix(b + "ffn_down_shexp.weight", s.ExpertFfn * s.SharedExperts, e);
+            yield return SyntheticTensor.Matrix(b + "ffn_down_shexp.weight", s.ExpertFfn * s.SharedExperts, e) with { Scale = r };
         }
         yield return SyntheticTensor.Norm("output_norm.weight", e);
         yield return SyntheticTensor.Matrix("output.weight", e, vocabSize);

@@ -51,6 +51,13 @@ public sealed record SyntheticModelSpec
     public int YarnOriginalContext { get; init; }
     /// <summary>Written as rope.scaling.yarn_log_multiplier = 0.1·mscale_all_dim (SPEC 3.1).</summary>
     public float YarnLogMultiplier { get; init; }
+    /// <summary>
+    /// Multiplies the init scale of the projections whose outputs are added to the residual stream (deepseek2's
+    /// attn_output and every ffn_down): 1 gives each block an output as large as the stream itself, a random network
+    /// in which a one-step flip of an activation quantizer grows into a different expert choice two layers later;
+    /// smaller values keep block updates small against the stream, as in trained models.
+    /// </summary>
+    public float ResidualBranchScale { get; init; } = 1f;
     /// <summary>Pad the synthetic vocab with unused "[PAD i]" tokens up to this size (0 = the synthetic vocab as is).</summary>
     public int PaddedVocab { get; init; }
 

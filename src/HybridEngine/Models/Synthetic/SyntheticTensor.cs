@@ -26,6 +26,9 @@ public enum WeightRole
 /// <param name="Layer">The block index, or −1 for model-level tensors.</param>
 public sealed record SyntheticTensor(string Name, long[] Shape, WeightRole Role, int FanIn, int Layer = -1)
 {
+    /// <summary>Multiplies a Matrix's standard deviation (see <see cref="SyntheticModelSpec.ResidualBranchScale"/>).</summary>
+    public float Scale { get; init; } = 1f;
+
     public long RowLength => Shape[0];
     public long Rows => Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
     public long ElementCount => RowLength * Rows;

@@ -82,6 +82,7 @@ public sealed class SyntheticWeights
             switch (_tensor.Role)
             {
                 case WeightRole.Matrix:
+                    std *= _tensor.Scale;
                     for (int j = 0; j < n; j++) output[j] = std * SyntheticRandom.Normal(_key, start + j);
                     break;
                 case WeightRole.Norm:
