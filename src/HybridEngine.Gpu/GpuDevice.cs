@@ -13,7 +13,7 @@ namespace HybridEngine.Gpu;
 /// Weights are uploaded once as raw blocks; activations are copied in and out per call through scratch buffers that
 /// grow once and are reused. Every failure inside an op is rethrown as <see cref="ComputeDeviceException"/>.
 /// </summary>
-public sealed class GpuDevice : IComputeDevice
+public sealed partial class GpuDevice : IComputeDevice
 {
     private readonly Context _context;
     private readonly GpuMatMulKernels _matMul;
@@ -21,7 +21,10 @@ public sealed class GpuDevice : IComputeDevice
     private readonly Action<KernelConfig, ArrayView<float>, int, float> _softmax;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> _swiGlu;
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, RopeShape> _rope;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[3];
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, AttentionShape> _attention;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _attentionMerge;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[4];
     private float[] _angles = [];
 
     internal GpuDevice(Context context, Accelerator accelerator, DeviceKind kind)
@@ -35,6 +38,9 @@ public sealed class GpuDevice : IComputeDevice
         _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run);
         _swiGlu = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SwiGluKernel.Run);
         _rope = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, RopeShape>(RopeKernel.Run);
+        _attention = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernel.Run);
+        _attentionMerge = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(AttentionMergeKernel.Run);
         for (int i = 0; i < _scratch.Length; i++) _scratch[i] = accelerator.Allocate1D<float>(1);
     }
 
@@ -91,17 +97,10 @@ public sealed class GpuDevice : IComputeDevice
 
     public void MatMul(IDeviceWeights weights, ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
-        var w = weights as GpuWeights is { } g && ReferenceEquals(g.Device, this)
-            ? g : throw new ArgumentException("weights were uploaded to another device", nameof(weights));
+        var w = Own(weights);
         long inLength = (long)tokens * w.RowLength, outLength = (long)tokens * w.Rows;
         CheckLength(x, inLength, nameof(x));
         CheckLength(y, outLength, nameof(y));
-        var info = QuantTypes.Get(w.Type);
-        var shape = new MatShape
-        {
-            Rows = w.Rows, RowLength = w.RowLength, BlockSize = info.BlockSize,
-            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens,
-        };
         try
         {
             Fault("matmul");
@@ -109,7 +108,7 @@ public sealed class GpuDevice : IComputeDevice
             var gx = In(0, x[..(int)inLength]);
             var gy = Scratch(1, outLength);
             if (w.Rows > 0 && tokens > 0)
-                launch(new KernelConfig(new Index2D(w.Rows, tokens), new Index2D(Accelerator.WarpSize, 1)), w.Blocks.View, gx, gy, shape);
+                launch(Config(w, tokens), w.Blocks.View, gx, gy, Shape(w, tokens));
             Out(gy, y[..(int)outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "matmul", e); }
@@ -195,6 +194,7 @@ public sealed class GpuDevice : IComputeDevice
     {
         _matMul.Dispose();
         foreach (var buffer in _scratch) buffer.Dispose();
+        _positions?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

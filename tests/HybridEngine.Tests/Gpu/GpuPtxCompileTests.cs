@@ -1,0 +1,66 @@
+using System.Reflection;
+using HybridEngine.Gpu.Kernels;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using Xunit;
+
+namespace HybridEngine.Tests.Gpu;
+
+/// <summary>
+/// ILGPU's CPU accelerator runs kernels as ordinary .NET code, so a construct the GPU compiler rejects would pass every
+/// other test here. This compiles every kernel (every block format of the matrix kernels) with ILGPU's PTX backend,
+/// which needs no GPU or driver: a kernel that cannot become CUDA code fails here, not on the first GPU machine.
+/// </summary>
+public sealed class GpuPtxCompileTests : IDisposable
+{
+    private readonly Context _context = Context.Create(builder => builder.Cuda().EnableAlgorithms());
+    private readonly PTXBackend _backend;
+
+    public GpuPtxCompileTests() =>
+        _backend = new PTXBackend(_context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80,
+            CudaInstructionSet.ISA_70, nvvmAPI: null);
+
+    public static TheoryData<string> Formats() =>
+        new(typeof(IGpuBlockFormat).Assembly.GetTypes().Where(IsFormat).Select(t => t.Name).Order());
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Matrix_kernels_compile_to_ptx_for_every_block_format(string format)
+    {
+        var type = typeof(IGpuBlockFormat).Assembly.GetTypes().Single(t => IsFormat(t) && t.Name == format);
+        AssertCompiles(Run(typeof(QuantMatMulKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
+        AssertCompiles(Run(typeof(GateUpKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
+    }
+
+    [Fact]
+    public void Float_and_attention_kernels_compile_to_ptx()
+    {
+        foreach (var kernel in new[] { typeof(RmsNormKernel), typeof(SoftmaxKernel), typeof(AttentionKernel), typeof(AttentionMergeKernel) })
+            AssertCompiles(Run(kernel), explicitlyGrouped: true);
+        foreach (var kernel in new[] { typeof(SwiGluKernel), typeof(RopeKernel) })
+            AssertCompiles(Run(kernel), explicitlyGrouped: false);
+    }
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        _context.Dispose();
+    }
+
+    private void AssertCompiles(MethodInfo method, bool explicitlyGrouped)
+    {
+        var entry = explicitlyGrouped
+            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+        var compiled = Assert.IsType<PTXCompiledKernel>(_backend.Compile(entry, default(KernelSpecialization)));
+        Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
+    }
+
+    private static bool IsFormat(Type t) => t.IsValueType && typeof(IGpuBlockFormat).IsAssignableFrom(t);
+
+    private static MethodInfo Run(Type kernel) => kernel.GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
+}
