@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using HybridEngine.Configuration;
 using HybridEngine.Gguf;
+using HybridEngine.Gpu;
 using HybridEngine.Hardware;
 using HybridEngine.Planning;
 using HybridEngine.Runtime;
@@ -15,8 +16,10 @@ public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
 /// The placement options run and eval share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
-/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, then put an
-/// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams.
+/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
+/// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
+/// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
+/// filled gives one warning on the error writer and a CPU-only plan.
 /// </summary>
 public sealed class RuntimeSetup
 {
@@ -31,16 +34,25 @@ public sealed class RuntimeSetup
     public Option<string> Mode { get; } = new("--stream-mode") { Description = "auto (from the profile), direct or page-cache", DefaultValueFactory = _ => "auto" };
     public Option<bool> NoPrefetch { get; } = new("--no-prefetch") { Description = "do not guess and read ahead the next layer's experts" };
 
+    /// <summary>Opens the accelerators (tests substitute ILGPU's CPU accelerator standing in for a GPU).</summary>
+    public Func<GpuDiscovery> DiscoverGpus { get; init; } = () => GpuDevices.Discover();
+
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
     }
 
     /// <summary>A loaded model placed by its plan; dispose closes the cache, then the model.</summary>
-    public sealed class Placed(LoadedModel model, Plan? plan, HardwareProfile? profile, ExpertCache? cache, string mode) : IDisposable
+    public sealed class Placed(LoadedModel model, Plan? plan, HardwareProfile? profile, ExpertCache? cache, string mode,
+        DevicePlacement? placement = null, IReadOnlyList<IComputeDevice>? devices = null) : IDisposable
     {
         public LoadedModel Model { get; } = model;
-        public Plan? Plan { get; } = plan;
+
+        /// <summary>The plan in force (the CPU-only one once a GPU failed).</summary>
+        public Plan? Plan => Placement?.Plan ?? plan;
+
+        /// <summary>What the plan put on accelerators; null when the plan uses no GPU.</summary>
+        public DevicePlacement? Placement { get; } = placement;
         public HardwareProfile? Profile { get; } = profile;
         public ExpertCache? Cache { get; } = cache;
         /// <summary>resident, direct or page-cache.</summary>
@@ -53,6 +65,9 @@ public sealed class RuntimeSetup
         {
             if (Model.Weights.ExpertOverride == Cache) Model.Weights.ExpertOverride = null;
             Cache?.Dispose();
+            Model.Placement = null;
+            Placement?.Dispose();
+            foreach (var device in devices ?? []) device.Dispose();
             Model.Dispose();
         }
     }
@@ -78,6 +93,7 @@ public sealed class RuntimeSetup
 
         Plan? plan = null;
         HardwareProfile? profile = null;
+        Func<Plan>? cpuPlan = null;
         using (var file = GgufFile.Open(path))
         {
             var inventory = ModelInventory.FromGguf(file);
@@ -85,30 +101,60 @@ public sealed class RuntimeSetup
             {
                 profile = PlanInputs.Profile(parse.GetValue(Profile), engine, Path.GetDirectoryName(Path.GetFullPath(path))!, err, adjustTune);
                 var stats = PlanInputs.Stats(parse.GetValue(ExpertStats), path, file, inventory, err);
-                plan = PlanInputs.Create(inventory, PlanInputs.Hardware(profile, parse.GetValue(Profile)), options, stats);
+                var hardware = PlanInputs.Hardware(profile, parse.GetValue(Profile));
+                plan = PlanInputs.Create(inventory, hardware, options, stats);
+                cpuPlan = () => PlanInputs.Create(inventory, hardware, options with { CpuOnly = true }, stats);
             }
         }
 
         var loaded = LoadedModel.Load(path);
+        DevicePlacement? placement = null;
+        IReadOnlyList<IComputeDevice> devices = [];
         try
         {
+            if (plan is not null && UsesAccelerator(plan))
+            {
+                var found = DiscoverGpus();
+                devices = found.Devices;
+                foreach (string warning in found.Warnings) err.WriteLine($"warning: {warning}");
+                placement = new DevicePlacement(loaded.Weights, devices, cpuPlan, message => err.WriteLine($"warning: {message}"));
+                placement.Apply(plan);
+                plan = placement.Plan!;
+                loaded.Placement = placement;
+            }
+            Placed Make(ExpertCache? cache, string how) => new(loaded, plan, profile, cache, how, placement, devices);
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
-            if (streamed.Count == 0) return new Placed(loaded, plan, profile, null, "resident");
+            if (streamed.Count == 0) return Make(null, "resident");
             if (mode == StreamMode.Auto) mode = Choose(profile!);
-            if (mode == StreamMode.PageCache) return new Placed(loaded, plan, profile, null, "page-cache");
+            if (mode == StreamMode.PageCache) return Make(null, "page-cache");
             var settings = profile!.Settings;
             var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
                 loaded.Model.Dimensions.ExpertsUsed);
             var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
             loaded.Weights.ExpertOverride = cache;
-            return new Placed(loaded, plan, profile, cache, "direct");
+            return Make(cache, "direct");
         }
         catch
         {
+            placement?.Dispose();
+            foreach (var device in devices) device.Dispose();
             loaded.Dispose();
             throw;
         }
     }
+
+    /// <summary>Whether the plan puts any weight on a dedicated or integrated GPU (never under --cpu-only).</summary>
+    public static bool UsesAccelerator(Plan plan) =>
+        plan.Tensors.Any(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu) || plan.Experts.Any(l => l.Gpu.Length > 0);
+
+    /// <summary>What sits on accelerators, for the stats line.</summary>
+    public static string AcceleratorSummary(DevicePlacement? placement) => placement switch
+    {
+        null => "",
+        { FellBack: true } => "; accelerators: fell back to the CPU",
+        _ => string.Create(CultureInfo.InvariantCulture,
+            $"; accelerators: {placement.Tensors} matrices and {placement.Experts} experts, {placement.DeviceBytes / 1e6:F2} MB on {string.Join(", ", placement.Accelerators.Select(d => d.Name))}"),
+    };
 
     /// <summary>
     /// Direct I/O into a private cache, unless the profile says direct reads are refused or the page cache's buffered
@@ -148,12 +194,12 @@ public sealed class RuntimeSetup
         var p = placed.Plan.Prediction;
         if (placed.Cache is not { } cache)
             return string.Create(CultureInfo.InvariantCulture,
-                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{Peak()}");
+                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{AcceleratorSummary(placed.Placement)}{Peak()}");
         var c = cache.Counters;
         return string.Create(CultureInfo.InvariantCulture,
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{Peak()}");
+            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement)}{Peak()}");
     }
 }

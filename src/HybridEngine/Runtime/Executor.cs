@@ -13,13 +13,16 @@ public sealed record ExecutorOptions(int Context = 0, int BatchSize = 64, int Th
 /// <summary>
 /// Runs a model: owns the devices, the preallocated run state and KV cache of one context, and the counters.
 /// Prompts go through in batches (matrix-matrix kernels), single tokens through matrix-vector kernels.
+/// With a <see cref="DevicePlacement"/>, each product runs on the device holding its weights; when a device fails
+/// (<see cref="ComputeDeviceException"/>) the placement falls back to the CPU (one warning) and the failed forward
+/// step is redone on the CPU. The step rewrites every KV row it touches, so the CPU cache needs no repair.
 /// </summary>
 public sealed class Executor : IDisposable
 {
     private readonly ComputePool _pool;
     private readonly Dictionary<RopeParameters, RopeTable> _ropeTables = [];
 
-    public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null)
+    public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null, DevicePlacement? placement = null)
     {
         options ??= new ExecutorOptions();
         Model = model;
@@ -29,7 +32,8 @@ public sealed class Executor : IDisposable
         int batch = Math.Clamp(options.BatchSize, 1, Context);
         _pool = new ComputePool(options.Threads);
         Level = Simd.Best;
-        Devices = DeviceSet.CpuOnly(_pool, Level);
+        Placement = placement;
+        Devices = new DeviceSet(new CpuDevice(_pool, Level), placement?.Accelerators ?? []);
         State = new RunState(d, batch, Context, activationRowBytes);
         Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth);
         Counters = new RuntimeCounters(d.Layers, d.Experts);
@@ -44,6 +48,12 @@ public sealed class Executor : IDisposable
     public RunState State { get; }
     public KvCache Cache { get; }
     public RuntimeCounters Counters { get; }
+
+    /// <summary>What the plan put on accelerators, or null for a CPU-only run.</summary>
+    public DevicePlacement? Placement { get; }
+
+    /// <summary>Matrix products run on an accelerator so far (each a weight matrix times a batch of activations).</summary>
+    public long AcceleratorProducts { get; private set; }
 
     /// <summary>
     /// Runs <paramref name="tokens"/> at positions <paramref name="startPosition"/>.. and writes logits: for every
@@ -71,7 +81,16 @@ public sealed class Executor : IDisposable
             tokens.Slice(done, count).CopyTo(State.Tokens);
             for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
             if (Counters.Trace is { } trace && count == 1) trace.BeginToken();
-            Model.Forward(this, count, allLogits);
+            try
+            {
+                Model.Forward(this, count, allLogits);
+            }
+            catch (ComputeDeviceException failure) when (Placement is { Active: true })
+            {
+                // Every upload is dropped, so the redo cannot reach a device; it recomputes this step's KV rows too.
+                Placement.FallBack(failure);
+                Model.Forward(this, count, allLogits);
+            }
             Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
             if (allLogits) State.Logits.AsSpan(0, count * vocab).CopyTo(logits[(done * vocab)..]);
             else if (last) State.Logits.AsSpan(0, vocab).CopyTo(logits);
@@ -98,8 +117,18 @@ public sealed class Executor : IDisposable
     }
 
     /// <summary><c>y = W·x</c> for <paramref name="tokens"/> rows, on the device holding <paramref name="w"/>.</summary>
-    public void Linear(in TensorHandle w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
-        Devices.For(w.Location).MatMul(w.Matrix, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+    public void Linear(in TensorHandle w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        if (w.DeviceWeights is { } onDevice) Linear(onDevice, x, tokens, y);
+        else Devices.Cpu.MatMul(w.Matrix, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+    }
+
+    /// <summary><c>y = W·x</c> on the accelerator holding <paramref name="w"/> (activations are copied in and out).</summary>
+    public void Linear(IDeviceWeights w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        AcceleratorProducts++;
+        w.Device.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)]);
+    }
 
     /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>

@@ -38,10 +38,10 @@ public sealed class MlaAttention : IAttentionBlock
     private readonly TensorHandle _qA, _qB, _q, _kvA, _output;
     private readonly float[]? _qANorm;
     private readonly float[] _kvANorm;
-    private readonly WeightMatrix[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
+    private readonly TensorHandle[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
 
     public MlaAttention(int layer, MlaSpec spec, TensorHandle qA, float[]? qANorm, TensorHandle qB, TensorHandle q,
-        TensorHandle kvA, float[] kvANorm, WeightMatrix[] kB, WeightMatrix[] vB, TensorHandle output)
+        TensorHandle kvA, float[] kvANorm, TensorHandle[] kB, TensorHandle[] vB, TensorHandle output)
     {
         (_layer, _spec, _qA, _qANorm, _qB, _q, _kvA, _kvANorm, _kB, _vB, _output) = (layer, spec, qA, qANorm, qB, q, kvA, kvANorm, kB, vB, output);
     }
