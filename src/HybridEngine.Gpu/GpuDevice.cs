@@ -13,7 +13,7 @@ namespace HybridEngine.Gpu;
 /// Weights are uploaded once as raw blocks; activations are copied in and out per call through scratch buffers that
 /// grow once and are reused. Every failure inside an op is rethrown as <see cref="ComputeDeviceException"/>.
 /// </summary>
-public sealed class GpuDevice : IComputeDevice
+public sealed partial class GpuDevice : IComputeDevice
 {
     private readonly Context _context;
     private readonly GpuMatMulKernels _matMul;
@@ -21,6 +21,7 @@ public sealed class GpuDevice : IComputeDevice
     private readonly Action<KernelConfig, ArrayView<float>, int, float> _softmax;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> _swiGlu;
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, RopeShape> _rope;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, AttentionShape> _attention;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[3];
     private float[] _angles = [];
 
@@ -35,6 +36,8 @@ public sealed class GpuDevice : IComputeDevice
         _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run);
         _swiGlu = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SwiGluKernel.Run);
         _rope = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, RopeShape>(RopeKernel.Run);
+        _attention = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, AttentionShape>(
+            AttentionKernel.Run);
         for (int i = 0; i < _scratch.Length; i++) _scratch[i] = accelerator.Allocate1D<float>(1);
     }
 
@@ -192,6 +195,7 @@ public sealed class GpuDevice : IComputeDevice
     {
         _matMul.Dispose();
         foreach (var buffer in _scratch) buffer.Dispose();
+        _positions?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

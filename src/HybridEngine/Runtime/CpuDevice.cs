@@ -12,6 +12,7 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
 {
     private readonly SimdLevel _level = level ?? Simd.Best;
     private byte[] _scratch = [];
+    private float[] _scores = [];
 
     public string Name => pool is null ? $"cpu ({_level})" : $"cpu ({pool.Threads} threads, {_level})";
 
@@ -63,7 +64,45 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
 
     public void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h) => Kernels.SwiGlu.Apply(gate, up, h, _level);
 
+    public IDeviceKvCache AllocateKvCache(int layers, int context, int keyWidth, int valueWidth)
+    {
+        DeviceKvChecks.Allocation(layers, context, keyWidth, valueWidth);
+        return new CpuKvCache(this, new KvCache(layers, context, keyWidth, valueWidth));
+    }
+
+    /// <summary>Presents an existing host cache through the device API (no copy): both views see the same rows.</summary>
+    public CpuKvCache Wrap(KvCache cache) => new(this, cache);
+
+    public void WriteKv(IDeviceKvCache cache, int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, ReadOnlySpan<int> positions)
+    {
+        var kv = Own(cache).Cache;
+        int tokens = DeviceKvChecks.Write(cache, layer, keys, values, positions);
+        int kw = kv.KeyWidth, vw = kv.ValueWidth;
+        for (int t = 0; t < tokens; t++)
+        {
+            keys.Slice(t * kw, kw).CopyTo(kv.KeyRow(layer, positions[t]));
+            if (vw > 0) values.Slice(t * vw, vw).CopyTo(kv.ValueRow(layer, positions[t]));
+        }
+    }
+
+    public void Attention(IDeviceKvCache cache, int layer, ReadOnlySpan<float> queries, int tokens, ReadOnlySpan<int> positions,
+        in CausalAttention.Layout layout, float scale, Span<float> output)
+    {
+        var kv = Own(cache).Cache;
+        DeviceKvChecks.Attention(cache, layer, queries, tokens, positions, layout, output);
+        // CausalAttention reads the context length off the scores scratch, so it gets exactly [heads, context].
+        int need = layout.Heads * kv.Context;
+        if (_scores.Length < need) _scores = new float[need];
+        var keys = kv.Keys(layer);
+        var values = kv.ValueWidth == 0 ? keys : kv.Values(layer);
+        CausalAttention.Run(queries, tokens, positions, keys, values, layout, scale, output, _scores.AsSpan(0, need), pool, _level);
+    }
+
     public void Dispose() { }
+
+    private CpuKvCache Own(IDeviceKvCache cache) =>
+        cache as CpuKvCache is { } c && ReferenceEquals(c.Device, this)
+            ? c : throw new ArgumentException("the KV cache belongs to another device", nameof(cache));
 
     private CpuWeights Own(IDeviceWeights weights) =>
         weights as CpuWeights is { } w && ReferenceEquals(w.Device, this)
@@ -79,4 +118,19 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
         public long DeviceBytes => 0;
         public void Dispose() { }
     }
+}
+
+/// <summary>The CPU device's KV cache: a host <see cref="KvCache"/>, readable directly by CPU kernels.</summary>
+public sealed class CpuKvCache : IDeviceKvCache
+{
+    internal CpuKvCache(CpuDevice device, KvCache cache) => (Device, Cache) = (device, cache);
+
+    public KvCache Cache { get; }
+    public IComputeDevice Device { get; }
+    public int Layers => Cache.Layers;
+    public int Context => Cache.Context;
+    public int KeyWidth => Cache.KeyWidth;
+    public int ValueWidth => Cache.ValueWidth;
+    public long DeviceBytes => Cache.Bytes;
+    public void Dispose() { }
 }

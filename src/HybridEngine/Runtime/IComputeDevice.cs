@@ -51,6 +51,42 @@ public interface IComputeDevice : IDisposable
 
     /// <summary><c>h = silu(gate) · up</c>, element by element.</summary>
     void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h);
+
+    /// <summary>
+    /// A KV cache held by this device, allocated once: per layer [context, keyWidth] keys and [context, valueWidth]
+    /// values; <paramref name="valueWidth"/> 0 means values alias the keys (MLA reads the first part of each key row).
+    /// </summary>
+    IDeviceKvCache AllocateKvCache(int layers, int context, int keyWidth, int valueWidth);
+
+    /// <summary>
+    /// Stores keys [tokens, keyWidth] and values [tokens, valueWidth] (empty when values alias the keys) at rows
+    /// <c>positions[t]</c> of <paramref name="layer"/>; tokens = positions.Length. Only these rows cross to the device.
+    /// </summary>
+    void WriteKv(IDeviceKvCache cache, int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, ReadOnlySpan<int> positions);
+
+    /// <summary>
+    /// <see cref="CausalAttention.Run"/> over the cache's <paramref name="layer"/>: queries [tokens, heads·keyDim] →
+    /// output [tokens, heads·valueDim], token t attending to positions 0..positions[t]. The layout's strides must be
+    /// the cache's widths (ValueStride = KeyWidth when values alias the keys).
+    /// </summary>
+    void Attention(IDeviceKvCache cache, int layer, ReadOnlySpan<float> queries, int tokens, ReadOnlySpan<int> positions,
+        in CausalAttention.Layout layout, float scale, Span<float> output);
+}
+
+/// <summary>
+/// A KV cache held by one device: per layer [context, keyWidth] keys and [context, valueWidth] values
+/// (valueWidth 0 = values alias the keys, MLA).
+/// </summary>
+public interface IDeviceKvCache : IDisposable
+{
+    IComputeDevice Device { get; }
+    int Layers { get; }
+    int Context { get; }
+    int KeyWidth { get; }
+    int ValueWidth { get; }
+
+    /// <summary>Bytes the cache holds on its device (host RAM for the CPU device).</summary>
+    long DeviceBytes { get; }
 }
 
 /// <summary>A weight matrix as held by one device.</summary>

@@ -24,6 +24,7 @@ public sealed class KvCache
         }
     }
 
+    public int Layers => _keys.Length;
     public int Context { get; }
     public int KeyWidth { get; }
     public int ValueWidth { get; }
