@@ -70,6 +70,16 @@ public sealed class DevicePlacement : IDisposable
         (uint)layer < (uint)_experts.Length && _experts[layer] is { } row ? row[expert] : null;
 
     /// <summary>
+    /// The accelerator that runs layer <paramref name="layer"/>'s attention: the one holding its output projection
+    /// (attn_output, which every architecture has), or null when the layer attends on the CPU.
+    /// </summary>
+    public IComputeDevice? AttentionDevice(int layer) =>
+        _weights.SlotsOf($"blk.{layer}.attn_output.weight") is [{ Weights: { } w }, ..] ? w.Device : null;
+
+    /// <summary>Device memory not yet taken by this placement's uploads (for a KV cache beside the weights).</summary>
+    public long FreeBytes(IComputeDevice device) => device.MemoryBytes - _used.GetValueOrDefault(device);
+
+    /// <summary>
     /// Uploads what <paramref name="plan"/> puts on accelerators. A plan that asks for a GPU this run does not have, or
     /// an upload that fails (out of memory), falls back to the CPU with one warning.
     /// </summary>

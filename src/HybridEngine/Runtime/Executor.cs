@@ -15,9 +15,9 @@ public sealed record ExecutorOptions(int Context = 0, int BatchSize = 64, int Th
 /// Prompts go through in batches (matrix-matrix kernels), single tokens through matrix-vector kernels.
 /// With a <see cref="DevicePlacement"/>, each product runs on the device holding its weights; when a device fails
 /// (<see cref="ComputeDeviceException"/>) the placement falls back to the CPU (one warning) and the failed forward
-/// step is redone on the CPU. The step rewrites every KV row it touches, so the CPU cache needs no repair.
+/// step is redone on the CPU (see Executor.Devices.cs).
 /// </summary>
-public sealed class Executor : IDisposable
+public sealed partial class Executor : IDisposable
 {
     private readonly ComputePool _pool;
     private readonly Dictionary<RopeParameters, RopeTable> _ropeTables = [];
@@ -37,6 +37,9 @@ public sealed class Executor : IDisposable
         State = new RunState(d, batch, Context, activationRowBytes);
         Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth);
         Counters = new RuntimeCounters(d.Layers, d.Experts);
+        _history = new int[Context];
+        _layerKv = new IDeviceKvCache?[d.Layers];
+        if (placement is { Active: true }) AllocateDeviceCaches(placement);
     }
 
     public IModel Model { get; }
@@ -78,17 +81,16 @@ public sealed class Executor : IDisposable
             int count = Math.Min(State.BatchSize, n - done);
             bool last = done + count == n;
             long start = Stopwatch.GetTimestamp();
-            tokens.Slice(done, count).CopyTo(State.Tokens);
-            for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
+            Stage(tokens.Slice(done, count), startPosition + done);
             if (Counters.Trace is { } trace && count == 1) trace.BeginToken();
             try
             {
                 Model.Forward(this, count, allLogits);
             }
-            catch (ComputeDeviceException failure) when (Placement is { Active: true })
+            catch (ComputeDeviceException failure) when (Placement is { } placement && (placement.Active || HasDeviceCache))
             {
-                // Every upload is dropped, so the redo cannot reach a device; it recomputes this step's KV rows too.
-                Placement.FallBack(failure);
+                FallBack(placement, failure, startPosition + done);
+                Stage(tokens.Slice(done, count), startPosition + done);
                 Model.Forward(this, count, allLogits);
             }
             Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
@@ -126,13 +128,25 @@ public sealed class Executor : IDisposable
     /// <summary><c>y = W·x</c> on the accelerator holding <paramref name="w"/> (activations are copied in and out).</summary>
     public void Linear(IDeviceWeights w, ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
-        AcceleratorProducts++;
         w.Device.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)]);
+        AcceleratorProducts++;
     }
 
     /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
         Devices.Cpu.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
 
-    public void Dispose() => _pool.Dispose();
+    // Puts a batch's tokens and positions in the state, and remembers the tokens per position (for a cache rebuild).
+    private void Stage(ReadOnlySpan<int> tokens, int firstPosition)
+    {
+        tokens.CopyTo(State.Tokens);
+        tokens.CopyTo(_history.AsSpan(firstPosition));
+        for (int i = 0; i < tokens.Length; i++) State.Positions[i] = firstPosition + i;
+    }
+
+    public void Dispose()
+    {
+        DropDeviceCaches();
+        _pool.Dispose();
+    }
 }
