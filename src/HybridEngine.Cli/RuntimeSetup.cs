@@ -15,7 +15,7 @@ namespace HybridEngine.Cli;
 public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
-/// The placement options run and eval share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
+/// The placement options run and eval share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
 /// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
 /// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
 /// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
@@ -29,6 +29,7 @@ public sealed class RuntimeSetup
     public Option<string?> Profile { get; } = new("--profile") { Description = "hardware profile: a JSON file or a fingerprint (default: this machine's)" };
     public Option<bool> CpuOnly { get; } = new("--cpu-only") { Description = "place nothing on any GPU" };
     public Option<string?> RamBudget { get; } = new("--ram-budget") { Description = "RAM the process may hold (512M, 16G, 1.5GiB); experts that do not fit stream from disk" };
+    public Option<string?> VramBudget { get; } = new("--vram-budget") { Description = "GPU memory the plan may use (default: the GPU's memory less a reserve)" };
     public Option<string?> ExpertStats { get; } = new("--expert-stats") { Description = "expert statistics file (default: MODEL.expert-stats.json when present)" };
     public Option<string> Policy { get; } = new("--cache-policy") { Description = "expert cache eviction: lfu-decay (default) or lru", DefaultValueFactory = _ => "lfu-decay" };
     public Option<string> Mode { get; } = new("--stream-mode") { Description = "auto (from the profile), direct or page-cache", DefaultValueFactory = _ => "auto" };
@@ -39,7 +40,7 @@ public sealed class RuntimeSetup
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
+        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, VramBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
     }
 
     /// <summary>A loaded model placed by its plan; dispose closes the cache, then the model.</summary>
@@ -88,8 +89,8 @@ public sealed class RuntimeSetup
             "page-cache" => StreamMode.PageCache,
             var other => throw new UsageException($"--stream-mode '{other}' is not one of auto, direct, page-cache"),
         };
-        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), null, parse.GetValue(CpuOnly), engine);
-        bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || parse.GetValue(ExpertStats) is not null;
+        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine);
+        bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || options.VramBudget is not null || parse.GetValue(ExpertStats) is not null;
 
         Plan? plan = null;
         HardwareProfile? profile = null;

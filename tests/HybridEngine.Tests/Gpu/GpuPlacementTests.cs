@@ -123,7 +123,7 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         float[] cpu = CpuOnly(path);
 
         using var model = LoadedModel.Load(path);
-        var small = new SmallMemoryDevice(device.Device, 64 << 10);
+        var small = new ConstrainedDevice(device.Device, 64 << 10);
         var warnings = new List<string>();
         using var placement = Place(model, path, small, warnings, halfTheExperts: false);
         Assert.Single(warnings);
@@ -136,6 +136,33 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         Assert.Equal(cpu, Run(ex));
         Assert.Equal(0, ex.AcceleratorProducts);
         Assert.Single(warnings);
+    }
+
+    /// <summary>
+    /// An integrated GPU (the shared device presented as one): the plan puts the always-used weights except the
+    /// embedding lookup in the integrated tier (counted against RAM) and no routed expert; they are uploaded to it,
+    /// attention and its KV cache go with them, and the logits keep the budget of <see cref="GpuPlacementMatchesCpuOnlyLogits"/>.
+    /// </summary>
+    [Fact]
+    public void IntegratedGpuComputesTheAlwaysUsedWeights()
+    {
+        string path = Write("qwen3moe", MlaLayout.KbVb);
+        float[] cpu = CpuOnly(path);
+
+        using var model = LoadedModel.Load(path);
+        var integrated = new ConstrainedDevice(device.Device, 64L << 30, DeviceKind.IntegratedGpu);
+        var warnings = new List<string>();
+        using var placement = Place(model, path, integrated, warnings, halfTheExperts: false, integrated: true);
+        using var ex = model.CreateExecutor(new ExecutorOptions(Context, Batch, Threads: 2));
+        float[] placed = Run(ex);
+
+        Assert.Empty(warnings);
+        Assert.All(placement.Plan!.Tensors.Where(t => t.Class != "embeddings"), t => Assert.Equal(Tier.IntegratedGpu, t.Tier));
+        Assert.Equal(0, placement.Experts);
+        Assert.True(placement.Tensors > 0 && integrated.HeldBytes > 0);
+        Assert.NotNull(ex.DeviceCache(0));
+        double range = cpu.Max() - cpu.Min();
+        for (int i = 0; i < cpu.Length; i++) Assert.True(Math.Abs(cpu[i] - placed[i]) <= 1e-4 * range, $"logit {i}: {cpu[i]} vs {placed[i]}");
     }
 
     private string Write(string arch, MlaLayout layout)
@@ -175,14 +202,15 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
     /// The plan of a machine with one 8 GB GPU under a VRAM budget that holds every always-used weight, the GPU's
     /// activation scratch and (optionally) only half the routed-expert bytes; applied to <paramref name="gpu"/>.
     /// </summary>
-    private static DevicePlacement Place(LoadedModel model, string path, IComputeDevice gpu, List<string> warnings, bool halfTheExperts)
+    private static DevicePlacement Place(LoadedModel model, string path, IComputeDevice gpu, List<string> warnings, bool halfTheExperts,
+        bool integrated = false)
     {
         ModelInventory inventory;
         using (var file = GgufFile.Open(path)) inventory = ModelInventory.FromGguf(file);
         var hardware = new PlannerHardware(64L << 30, 20, ImmutableSortedDictionary<string, double>.Empty, 2,
-            [new PlannerGpu("test gpu", Integrated: false, 8L << 30, null)], Assumed: false, "test");
+            [new PlannerGpu("test gpu", integrated, integrated ? 0 : 8L << 30, null)], Assumed: false, "test");
         long vram = inventory.AlwaysUsedBytes + inventory.ActivationBytes(Context) + (halfTheExperts ? inventory.RoutedExpertBytes / 2 : inventory.RoutedExpertBytes);
-        var options = new PlanOptions(Context, VramBudget: vram);
+        var options = new PlanOptions(Context, VramBudget: integrated ? null : vram);
         var placement = new DevicePlacement(model.Weights, [gpu], () => Planner.Create(inventory, hardware, options with { CpuOnly = true }), warnings.Add);
         placement.Apply(Planner.Create(inventory, hardware, options));
         model.Placement = placement;

@@ -5,15 +5,15 @@ using HybridEngine.Runtime;
 namespace HybridEngine.Tests.Gpu;
 
 /// <summary>
-/// A real GPU device with less memory than its driver reports elsewhere: an upload that would take the bytes held past
-/// <see cref="MemoryBytes"/> fails as a driver's allocation does (a <see cref="ComputeDeviceException"/> around an
-/// out-of-memory error). Every op runs on the wrapped device.
+/// A real GPU device presented with less memory, or as another kind (an integrated GPU): an upload that would take the
+/// bytes held past <see cref="MemoryBytes"/> fails as a driver's allocation does (a <see cref="ComputeDeviceException"/>
+/// around an out-of-memory error). Every op runs on the wrapped device.
 /// </summary>
-public sealed class SmallMemoryDevice(IComputeDevice inner, long memoryBytes) : IComputeDevice
+public sealed class ConstrainedDevice(IComputeDevice inner, long memoryBytes, DeviceKind? kind = null) : IComputeDevice
 {
     public long HeldBytes { get; private set; }
-    public string Name => "small:" + inner.Name;
-    public DeviceKind Kind => inner.Kind;
+    public string Name => "constrained:" + inner.Name;
+    public DeviceKind Kind => kind ?? inner.Kind;
     public long MemoryBytes => memoryBytes;
     public bool Supports(GgmlType type) => inner.Supports(type);
 
@@ -38,7 +38,7 @@ public sealed class SmallMemoryDevice(IComputeDevice inner, long memoryBytes) : 
         in CausalAttention.Layout layout, float scale, Span<float> output) => inner.Attention(cache, layer, queries, tokens, positions, layout, scale, output);
     public void Dispose() { }
 
-    private sealed class Held(SmallMemoryDevice owner, IDeviceWeights inner, long bytes) : IDeviceWeights
+    private sealed class Held(ConstrainedDevice owner, IDeviceWeights inner, long bytes) : IDeviceWeights
     {
         public IDeviceWeights Inner => inner;
         public IComputeDevice Device => owner;
