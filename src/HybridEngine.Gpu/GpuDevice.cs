@@ -22,7 +22,7 @@ public sealed partial class GpuDevice : IComputeDevice
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> _swiGlu;
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, RopeShape> _rope;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, AttentionShape> _attention;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[3];
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[4];
     private float[] _angles = [];
 
     internal GpuDevice(Context context, Accelerator accelerator, DeviceKind kind)
@@ -91,17 +91,10 @@ public sealed partial class GpuDevice : IComputeDevice
 
     public void MatMul(IDeviceWeights weights, ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
-        var w = weights as GpuWeights is { } g && ReferenceEquals(g.Device, this)
-            ? g : throw new ArgumentException("weights were uploaded to another device", nameof(weights));
+        var w = Own(weights);
         long inLength = (long)tokens * w.RowLength, outLength = (long)tokens * w.Rows;
         CheckLength(x, inLength, nameof(x));
         CheckLength(y, outLength, nameof(y));
-        var info = QuantTypes.Get(w.Type);
-        var shape = new MatShape
-        {
-            Rows = w.Rows, RowLength = w.RowLength, BlockSize = info.BlockSize,
-            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens,
-        };
         try
         {
             Fault("matmul");
@@ -109,7 +102,7 @@ public sealed partial class GpuDevice : IComputeDevice
             var gx = In(0, x[..(int)inLength]);
             var gy = Scratch(1, outLength);
             if (w.Rows > 0 && tokens > 0)
-                launch(new KernelConfig(new Index2D(w.Rows, tokens), new Index2D(Accelerator.WarpSize, 1)), w.Blocks.View, gx, gy, shape);
+                launch(Config(w, tokens), w.Blocks.View, gx, gy, Shape(w, tokens));
             Out(gy, y[..(int)outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "matmul", e); }

@@ -12,6 +12,7 @@ namespace HybridEngine.Gpu;
 /// </summary>
 internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 {
+    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type.</summary>
     public delegate void Launch(KernelConfig config, ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
 
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
@@ -20,7 +21,11 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.IQ1_S, GgmlType.IQ2_XXS,
     ];
 
+    /// <summary>Launches <see cref="GateUpKernel"/>: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
+    public delegate void GateUpLaunch(KernelConfig config, ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
+
     private readonly Dictionary<GgmlType, Launch> _loaded = [];
+    private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
     private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
     private MemoryBuffer1D<byte, Stride1D.Dense>? _ksigns;
@@ -32,34 +37,59 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 
     public Launch For(GgmlType type)
     {
-        if (_loaded.TryGetValue(type, out var launch)) return launch;
-        launch = type switch
-        {
-            GgmlType.F32 => Load(default(F32Gpu)),
-            GgmlType.F16 => Load(default(F16Gpu)),
-            GgmlType.Q8_0 => Load(default(Q8_0Gpu)),
-            GgmlType.Q4_0 => Load(default(Q4_0Gpu)),
-            GgmlType.Q5_0 => Load(default(Q5_0Gpu)),
-            GgmlType.Q2_K => Load(default(Q2_KGpu)),
-            GgmlType.Q3_K => Load(default(Q3_KGpu)),
-            GgmlType.Q4_K => Load(default(Q4_KGpu)),
-            GgmlType.Q5_K => Load(default(Q5_KGpu)),
-            GgmlType.Q6_K => Load(default(Q6_KGpu)),
-            GgmlType.IQ4_NL => Load(new IQ4_NLGpu(Iq4Values())),
-            GgmlType.IQ4_XS => Load(new IQ4_XSGpu(Iq4Values())),
-            GgmlType.IQ1_S => Load(new IQ1_SGpu(Table(ref _iq1sGrid, IqTables.Iq1sGrid))),
-            GgmlType.IQ2_XXS => Load(new IQ2_XXSGpu(Table(ref _iq2xxsGrid, IqTables.Iq2xxsGrid), Table(ref _ksigns, IqTables.KsignsIq2xs))),
-            _ => throw Unsupported(type),
-        };
-        _loaded[type] = launch;
+        if (!_loaded.TryGetValue(type, out var launch)) _loaded[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
         return launch;
     }
 
-    private Launch Load<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+    public GateUpLaunch GateUpFor(GgmlType type)
     {
-        var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
-            QuantMatMulKernel.Run);
-        return (config, w, x, y, shape) => kernel(config, w, x, y, shape, format);
+        if (!_gateUp.TryGetValue(type, out var launch)) _gateUp[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator));
+        return launch;
+    }
+
+    /// <summary>Something built from one block format, specialised per format (so kernels stay value-type generic).</summary>
+    private interface IFormatUser<out T>
+    {
+        T Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat;
+    }
+
+    private T Dispatch<T, TUser>(GgmlType type, TUser user) where TUser : IFormatUser<T> => type switch
+    {
+        GgmlType.F32 => user.Use(default(F32Gpu)),
+        GgmlType.F16 => user.Use(default(F16Gpu)),
+        GgmlType.Q8_0 => user.Use(default(Q8_0Gpu)),
+        GgmlType.Q4_0 => user.Use(default(Q4_0Gpu)),
+        GgmlType.Q5_0 => user.Use(default(Q5_0Gpu)),
+        GgmlType.Q2_K => user.Use(default(Q2_KGpu)),
+        GgmlType.Q3_K => user.Use(default(Q3_KGpu)),
+        GgmlType.Q4_K => user.Use(default(Q4_KGpu)),
+        GgmlType.Q5_K => user.Use(default(Q5_KGpu)),
+        GgmlType.Q6_K => user.Use(default(Q6_KGpu)),
+        GgmlType.IQ4_NL => user.Use(new IQ4_NLGpu(Iq4Values())),
+        GgmlType.IQ4_XS => user.Use(new IQ4_XSGpu(Iq4Values())),
+        GgmlType.IQ1_S => user.Use(new IQ1_SGpu(Table(ref _iq1sGrid, IqTables.Iq1sGrid))),
+        GgmlType.IQ2_XXS => user.Use(new IQ2_XXSGpu(Table(ref _iq2xxsGrid, IqTables.Iq2xxsGrid), Table(ref _ksigns, IqTables.KsignsIq2xs))),
+        _ => throw Unsupported(type),
+    };
+
+    private readonly struct MatMulLoader(Accelerator accelerator) : IFormatUser<Launch>
+    {
+        public Launch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+        {
+            var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                QuantMatMulKernel.Run);
+            return (config, w, x, y, shape) => kernel(config, w, x, y, shape, format);
+        }
+    }
+
+    private readonly struct GateUpLoader(Accelerator accelerator) : IFormatUser<GateUpLaunch>
+    {
+        public GateUpLaunch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+        {
+            var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                GateUpKernel.Run);
+            return (config, gate, up, x, h, shape) => kernel(config, gate, up, x, h, shape, format);
+        }
     }
 
     private ArrayView<int> Iq4Values()

@@ -13,6 +13,7 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
     private readonly SimdLevel _level = level ?? Simd.Best;
     private byte[] _scratch = [];
     private float[] _scores = [];
+    private float[] _hidden = [];
 
     public string Name => pool is null ? $"cpu ({_level})" : $"cpu ({pool.Threads} threads, {_level})";
 
@@ -63,6 +64,23 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
     }
 
     public void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h) => Kernels.SwiGlu.Apply(gate, up, h, _level);
+
+    /// <summary>The MoE block's sequence (gate and up products, SwiGLU in place, down product) on host scratch.</summary>
+    public void ExpertProduct(IDeviceWeights gate, IDeviceWeights up, IDeviceWeights down, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        var (g, u, d) = (Own(gate).Matrix, Own(up).Matrix, Own(down).Matrix);
+        ExpertShape.Check(gate, up, down, x.Length, tokens, y.Length);
+        int ff = g.Rows;
+        if (_hidden.Length < 2 * tokens * ff) _hidden = new float[2 * tokens * ff];
+        int need = Math.Max(Kernels.MatMul.ScratchBytes(g, tokens), Kernels.MatMul.ScratchBytes(d, tokens));
+        if (_scratch.Length < need) _scratch = new byte[need];
+        var h = _hidden.AsSpan(0, tokens * ff);
+        var second = _hidden.AsSpan(tokens * ff, tokens * ff);
+        MatMul(g, x, tokens, h, _scratch);
+        MatMul(u, x, tokens, second, _scratch);
+        Kernels.SwiGlu.Apply(h, second, h, _level);
+        MatMul(d, h, tokens, y[..(tokens * d.Rows)], _scratch);
+    }
 
     public IDeviceKvCache AllocateKvCache(int layers, int context, int keyWidth, int valueWidth)
     {

@@ -132,6 +132,13 @@ public sealed partial class Executor : IDisposable
         AcceleratorProducts++;
     }
 
+    /// <summary><c>y[t] = down · (silu(gate·x[t]) ⊙ (up·x[t]))</c> for a routed expert uploaded to an accelerator.</summary>
+    public void ExpertProduct(DeviceExpert expert, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        expert.Gate.Device.ExpertProduct(expert.Gate, expert.Up, expert.Down, x[..(tokens * expert.Gate.RowLength)], tokens, y[..(tokens * expert.Down.Rows)]);
+        AcceleratorProducts += 3;
+    }
+
     /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
         Devices.Cpu.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);

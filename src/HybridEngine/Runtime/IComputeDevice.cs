@@ -53,6 +53,13 @@ public interface IComputeDevice : IDisposable
     void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h);
 
     /// <summary>
+    /// One expert's SwiGLU feed-forward on a token group, intermediates kept on the device:
+    /// <c>y[t] = down · (silu(gate·x[t]) ⊙ (up·x[t]))</c>, x [tokens, gate.RowLength] → y [tokens, down.Rows].
+    /// The caller applies the router weight when it adds y into the layer output.
+    /// </summary>
+    void ExpertProduct(IDeviceWeights gate, IDeviceWeights up, IDeviceWeights down, ReadOnlySpan<float> x, int tokens, Span<float> y);
+
+    /// <summary>
     /// A KV cache held by this device, allocated once: per layer [context, keyWidth] keys and [context, valueWidth]
     /// values; <paramref name="valueWidth"/> 0 means values alias the keys (MLA reads the first part of each key row).
     /// </summary>

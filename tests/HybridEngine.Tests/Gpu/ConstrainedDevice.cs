@@ -36,6 +36,8 @@ public sealed class ConstrainedDevice(IComputeDevice inner, long memoryBytes, De
         inner.WriteKv(cache, layer, keys, values, positions);
     public void Attention(IDeviceKvCache cache, int layer, ReadOnlySpan<float> queries, int tokens, ReadOnlySpan<int> positions,
         in CausalAttention.Layout layout, float scale, Span<float> output) => inner.Attention(cache, layer, queries, tokens, positions, layout, scale, output);
+    public void ExpertProduct(IDeviceWeights gate, IDeviceWeights up, IDeviceWeights down, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
+        inner.ExpertProduct(((Held)gate).Inner, ((Held)up).Inner, ((Held)down).Inner, x, tokens, y);
     public void Dispose() { }
 
     private sealed class Held(ConstrainedDevice owner, IDeviceWeights inner, long bytes) : IDeviceWeights

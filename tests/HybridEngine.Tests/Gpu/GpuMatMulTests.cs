@@ -15,9 +15,12 @@ public sealed unsafe class GpuMatMulTests(GpuTestDevice fixture) : IClassFixture
 
     public static TheoryData<GgmlType> Types() => new(GpuDevice.SupportedTypes);
 
-    /// <summary>(rows, blocks per row, tokens): rows 1, 3, 37; 1–7 blocks; batches 1–5, each value at least once.</summary>
+    /// <summary>
+    /// (rows, blocks per row, tokens): rows 1, 3, 37 (none a multiple of a warp); 1–7 blocks; batches 1–5 and a
+    /// 33-token prefill batch (one more than a warp), each value at least once.
+    /// </summary>
     private static readonly (int Rows, int Blocks, int Tokens)[] Shapes =
-        [(1, 1, 1), (3, 2, 5), (37, 7, 2), (3, 5, 3), (37, 3, 4), (1, 7, 5), (37, 1, 1), (3, 4, 1), (1, 6, 2)];
+        [(1, 1, 1), (3, 2, 5), (37, 7, 2), (3, 5, 3), (37, 3, 4), (1, 7, 5), (37, 1, 1), (3, 4, 1), (1, 6, 2), (37, 1, 33)];
 
     /// <summary>
     /// Exact reference: the type's own CPU dequantizer (<c>QuantTypes.Dequantize</c>) then a double-precision dot.

@@ -18,6 +18,7 @@ public sealed class GpuOpsTests(GpuTestDevice fixture) : IClassFixture<GpuTestDe
     [InlineData(3, 7)]
     [InlineData(5, 37)]
     [InlineData(2, 300)]
+    [InlineData(33, 45)]
     public void RmsNorm_matches_the_reference(int tokens, int width)
     {
         var random = new Random(width);
@@ -35,6 +36,7 @@ public sealed class GpuOpsTests(GpuTestDevice fixture) : IClassFixture<GpuTestDe
     [InlineData(3, 5, 0.125f)]
     [InlineData(4, 37, 1f)]
     [InlineData(2, 257, 3f)]
+    [InlineData(33, 70, 0.5f)]
     public void Softmax_matches_the_reference(int rows, int width, float scale)
     {
         var random = new Random(rows * 1000 + width);
@@ -50,6 +52,7 @@ public sealed class GpuOpsTests(GpuTestDevice fixture) : IClassFixture<GpuTestDe
     [InlineData(1)]
     [InlineData(7)]
     [InlineData(1000)]
+    [InlineData(33 * 37)]
     public void SwiGlu_matches_the_reference(int n)
     {
         var random = new Random(n);
@@ -91,6 +94,29 @@ public sealed class GpuOpsTests(GpuTestDevice fixture) : IClassFixture<GpuTestDe
         for (int i = 0; i < x.Length; i++)
             Assert.True(Math.Abs(expected[i] - x[i]) <= 1e-6f * 2, $"{name} [{i}]: gpu {x[i]} vs {expected[i]}");
         Assert.NotEqual(GpuMatMulTests.RandomFloats(new Random(name.Length), x.Length), x);   // it did rotate
+    }
+
+    /// <summary>
+    /// One decode token and a 33-token batch (one more than a warp) at scattered positions, heads not a power of two;
+    /// same angles on both sides, so the same 2e-6 bound as above.
+    /// </summary>
+    [Theory]
+    [InlineData(1, RopeMode.Neox)]
+    [InlineData(33, RopeMode.Norm)]
+    [InlineData(33, RopeMode.Neox)]
+    public void Rope_matches_the_reference_for_single_tokens_and_batches(int tokens, RopeMode mode)
+    {
+        var parameters = RopeParameters.Yarn(24, mode, 10000f, 16f, 4096);
+        const int heads = 3, headStride = 26;
+        int[] positions = Enumerable.Range(0, tokens).Select(t => 4000 + 997 * t).ToArray();
+        var random = new Random(tokens);
+        float[] x = GpuMatMulTests.RandomFloats(random, tokens * heads * headStride);
+        float[] expected = (float[])x.Clone();
+        for (int t = 0; t < tokens; t++)
+            Rope.Reference(expected.AsSpan(t * heads * headStride, heads * headStride), heads, headStride, positions[t], parameters, 2);
+        _gpu.Rope(x, tokens, heads, headStride, positions, parameters, offset: 2);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(expected[i] - x[i]) <= 1e-6f * 2, $"{tokens} {mode} [{i}]: gpu {x[i]} vs {expected[i]}");
     }
 
     private static void AssertClose(float[] expected, float[] actual)

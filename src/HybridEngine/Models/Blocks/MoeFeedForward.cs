@@ -59,13 +59,9 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             var input = s.ExpertInput.AsSpan(0, rows * hidden);
             if (ex.Placement?.Expert(Layer, e) is { } onDevice)
             {
-                // A GPU expert: its products run where its weights were uploaded; the source (and any cache) is not asked.
-                var g = s.Gate.AsSpan(0, rows * onDevice.Gate.Rows);
-                var u = s.Up.AsSpan(0, rows * onDevice.Up.Rows);
-                ex.Linear(onDevice.Gate, input, rows, g);
-                ex.Linear(onDevice.Up, input, rows, u);
-                SwiGlu.Apply(g, u, g, ex.Level);
-                ex.Linear(onDevice.Down, g, rows, s.ExpertOutput);
+                // A GPU expert runs where its weights were uploaded, its hidden layer kept there; the source (and any
+                // cache) is not asked for it.
+                ex.ExpertProduct(onDevice, input, rows, s.ExpertOutput);
             }
             else
             {

@@ -1,0 +1,58 @@
+using HybridEngine.Gpu.Kernels;
+using HybridEngine.Quantization;
+using HybridEngine.Runtime;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace HybridEngine.Gpu;
+
+/// <summary>The expert product: x goes up once, y comes back once; the hidden layer never leaves the device.</summary>
+public sealed partial class GpuDevice
+{
+    public void ExpertProduct(IDeviceWeights gate, IDeviceWeights up, IDeviceWeights down, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        var (g, u, d) = (Own(gate), Own(up), Own(down));
+        ExpertShape.Check(gate, up, down, x.Length, tokens, y.Length);
+        int ff = g.Rows, inLength = tokens * g.RowLength, outLength = tokens * d.Rows;
+        try
+        {
+            Fault("expert");
+            var gx = In(0, x[..inLength]);
+            var gh = Scratch(3, (long)tokens * ff);
+            var gy = Scratch(1, outLength);
+            if (tokens > 0)
+            {
+                if (g.Type == u.Type)
+                    _matMul.GateUpFor(g.Type)(Config(g, tokens), g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
+                else
+                {
+                    // Gate and up of different types: two products and a SwiGLU pass, still without leaving the device.
+                    var gu = Scratch(2, (long)tokens * ff);
+                    _matMul.For(g.Type)(Config(g, tokens), g.Blocks.View, gx, gh, Shape(g, tokens));
+                    _matMul.For(u.Type)(Config(u, tokens), u.Blocks.View, gx, gu, Shape(u, tokens));
+                    _swiGlu(tokens * ff, gh, gu, gh);
+                }
+                _matMul.For(d.Type)(Config(d, tokens), d.Blocks.View, gh, gy, Shape(d, tokens));
+            }
+            Out(gy, y[..outLength]);
+        }
+        catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "expert", e); }
+    }
+
+    private GpuWeights Own(IDeviceWeights weights) =>
+        weights as GpuWeights is { } g && ReferenceEquals(g.Device, this)
+            ? g : throw new ArgumentException("weights were uploaded to another device", nameof(weights));
+
+    /// <summary>One warp per (row, token), the launch every matrix kernel uses.</summary>
+    private KernelConfig Config(GpuWeights w, int tokens) => new(new Index2D(w.Rows, tokens), new Index2D(Accelerator.WarpSize, 1));
+
+    private static MatShape Shape(GpuWeights w, int tokens)
+    {
+        var info = QuantTypes.Get(w.Type);
+        return new MatShape
+        {
+            Rows = w.Rows, RowLength = w.RowLength, BlockSize = info.BlockSize,
+            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens,
+        };
+    }
+}
