@@ -104,7 +104,8 @@ public sealed class RuntimeSetup
                 var stats = PlanInputs.Stats(parse.GetValue(ExpertStats), path, file, inventory, err);
                 var hardware = PlanInputs.Hardware(profile, parse.GetValue(Profile));
                 plan = PlanInputs.Create(inventory, hardware, options, stats);
-                cpuPlan = () => PlanInputs.Create(inventory, hardware, options with { CpuOnly = true }, stats);
+                // Planner.Create itself: a refusal here is the placement's to handle (it runs on over the budget).
+                cpuPlan = () => Planner.Create(inventory, hardware, options with { CpuOnly = true }, stats);
             }
         }
 

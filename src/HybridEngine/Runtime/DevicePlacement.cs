@@ -144,13 +144,23 @@ public sealed class DevicePlacement : IDisposable
     {
         Release();
         FellBack = true;
-        if (_cpuPlan is not null) Plan = _cpuPlan();
+        string outcome = "";
+        if (_cpuPlan is not null)
+        {
+            try
+            {
+                Plan = _cpuPlan();
+                outcome = string.Create(CultureInfo.InvariantCulture, $" (the CPU-only plan predicts {Plan.Prediction.DecodeTokensPerSecond:F2} tok/s)");
+            }
+            catch (PlanRefusedException refused)
+            {
+                // The mapping still holds every weight, so the run can go on; it just no longer fits the budgets.
+                outcome = $", over the budgets ({refused.Message})";
+            }
+        }
         if (_warned) return;
         _warned = true;
-        string predicted = Plan is { } p
-            ? string.Create(CultureInfo.InvariantCulture, $" (the CPU-only plan predicts {p.Prediction.DecodeTokensPerSecond:F2} tok/s)")
-            : "";
-        _warn?.Invoke($"{reason}; continuing on the CPU{predicted}");
+        _warn?.Invoke($"{reason}; continuing on the CPU{outcome}");
     }
 
     /// <summary>Drops every upload: the handles compute from the mapping again.</summary>

@@ -113,6 +113,31 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
     }
 
     /// <summary>
+    /// A RAM budget that only the GPU plan fits (the always-used weights sit in VRAM): after a kernel fault no CPU-only
+    /// plan fits it, and the run goes on over the budget (the mapping still holds every weight) with one warning that
+    /// says so, and the CPU-only logits.
+    /// </summary>
+    [Fact]
+    public void FallbackBeyondTheRamBudgetWarnsAndContinues()
+    {
+        string path = Write("qwen3moe", MlaLayout.KbVb);
+        float[] cpu = CpuOnly(path);
+
+        using var model = LoadedModel.Load(path);
+        var warnings = new List<string>();
+        using var placement = Place(model, path, device.Device, warnings, halfTheExperts: false, tightRam: true);
+        Assert.True(placement.Active);
+        using var ex = model.CreateExecutor(new ExecutorOptions(Context, Batch, Threads: 2));
+        device.Device.FailNextOp = true;
+        float[] placed = Run(ex);
+
+        Assert.Single(warnings);
+        Assert.Contains("over the budgets", warnings[0]);
+        Assert.True(placement.FellBack && !placement.Active);
+        Assert.Equal(cpu, placed);
+    }
+
+    /// <summary>
     /// A plan made for an 8 GB GPU on a device that has far less: the upload fails the way a driver's out-of-memory
     /// does, the placement falls back before any token with one warning, and the logits are the CPU-only ones.
     /// </summary>
@@ -203,7 +228,7 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
     /// activation scratch and (optionally) only half the routed-expert bytes; applied to <paramref name="gpu"/>.
     /// </summary>
     private static DevicePlacement Place(LoadedModel model, string path, IComputeDevice gpu, List<string> warnings, bool halfTheExperts,
-        bool integrated = false)
+        bool integrated = false, bool tightRam = false)
     {
         ModelInventory inventory;
         using (var file = GgufFile.Open(path)) inventory = ModelInventory.FromGguf(file);
@@ -211,6 +236,12 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
             [new PlannerGpu("test gpu", integrated, integrated ? 0 : 8L << 30, null)], Assumed: false, "test");
         long vram = inventory.AlwaysUsedBytes + inventory.ActivationBytes(Context) + (halfTheExperts ? inventory.RoutedExpertBytes / 2 : inventory.RoutedExpertBytes);
         var options = new PlanOptions(Context, VramBudget: integrated ? null : vram);
+        if (tightRam)
+        {
+            // The smallest RAM budget the GPU plan runs with: the planner's refusal of a 1-byte budget names it.
+            var refusal = Assert.Throws<PlanRefusedException>(() => Planner.Create(inventory, hardware, options with { RamBudget = 1 }));
+            options = options with { RamBudget = refusal.NeededRamBytes };
+        }
         var placement = new DevicePlacement(model.Weights, [gpu], () => Planner.Create(inventory, hardware, options with { CpuOnly = true }), warnings.Add);
         placement.Apply(Planner.Create(inventory, hardware, options));
         model.Placement = placement;
