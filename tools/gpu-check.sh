@@ -3,7 +3,8 @@
 #   1. builds the solution (Release),
 #   2. runs the GPU kernel tests on the CUDA accelerator (HYBRID_GPU_TESTS=cuda makes tests/HybridEngine.Tests/Gpu
 #      target the first CUDA device instead of ILGPU's CPU accelerator; no CUDA device is then a failure),
-#   3. prints quantized matrix-vector GB/s per weight type against the card's memory bandwidth (tools/GpuBench).
+#   3. prints quantized matrix-vector GB/s per weight type against the card's memory bandwidth, then one-token
+#      attention over a full 4096-position device KV cache (GQA and absorbed MLA) in µs and GB/s (tools/GpuBench).
 # Usage: tools/gpu-check.sh [bench MiB per matrix, default 256]
 # CARD_GBPS=4800 overrides the bandwidth derived from the driver's memory clock and bus width.
 # Exit status: non-zero when the build, the tests or the bench fail.

@@ -48,10 +48,15 @@ public sealed partial class GpuDevice
         var kv = Own(cache);
         DeviceKvChecks.Attention(cache, layer, queries, tokens, positions, layout, output);
         int inLength = tokens * layout.Heads * layout.KeyDim, outLength = tokens * layout.Heads * layout.ValueDim;
+        int longest = 0;
+        for (int t = 0; t < tokens; t++) longest = Math.Max(longest, positions[t] + 1);
+        int groups = tokens * layout.Heads;
+        int chunks = Chunks(groups, longest);
         var shape = new AttentionShape
         {
             Heads = layout.Heads, Group = layout.Heads / layout.KvHeads, KeyDim = layout.KeyDim, ValueDim = layout.ValueDim,
             KeyStride = layout.KeyStride, ValueStride = layout.ValueStride, Scale = scale,
+            Chunks = chunks, ChunkLength = (longest + chunks - 1) / Math.Max(chunks, 1),
         };
         try
         {
@@ -59,11 +64,34 @@ public sealed partial class GpuDevice
             var gq = In(0, queries[..inLength]);
             var go = Scratch(1, outLength);
             var gp = Positions(positions[..tokens]);
+            // With one chunk the partial and stats views are unused; slots 2 and 3 are free scratch between ops.
+            var partial = Scratch(2, chunks > 1 ? (long)groups * chunks * layout.ValueDim : 1);
+            var stats = Scratch(3, chunks > 1 ? 2L * groups * chunks : 1);
             if (tokens > 0)
-                _attention(new KernelConfig(tokens * layout.Heads, Accelerator.WarpSize), gq, kv.Keys(layer).View, kv.Values(layer).View, gp, go, shape);
+            {
+                _attention(new KernelConfig(groups * chunks, Accelerator.WarpSize), gq, kv.Keys(layer).View, kv.Values(layer).View, gp, go,
+                    partial, stats, shape);
+                if (chunks > 1) _attentionMerge(new KernelConfig(groups, Accelerator.WarpSize), partial, stats, go, chunks, layout.ValueDim);
+            }
             Out(go, output[..outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "attention", e); }
+    }
+
+    /// <summary>Test hook: positions per chunk instead of the automatic split (0 = automatic).</summary>
+    internal int AttentionChunkLength { get; set; }
+
+    /// <summary>
+    /// Splits each (token, head) over position chunks when there are too few of them to fill the device (decode):
+    /// aims at 8 warps per multiprocessor, with chunks of at least 32 positions so the merge stays cheap.
+    /// </summary>
+    private int Chunks(int groups, int longest)
+    {
+        if (groups == 0 || longest == 0) return 1;
+        if (AttentionChunkLength > 0) return (longest + AttentionChunkLength - 1) / AttentionChunkLength;
+        int target = 8 * Math.Max(1, Accelerator.NumMultiprocessors);
+        int wanted = (target + groups - 1) / groups;
+        return Math.Clamp(Math.Min(wanted, (longest + 31) / 32), 1, 1024);
     }
 
     private GpuKvCache Own(IDeviceKvCache cache) =>

@@ -4,7 +4,7 @@ using HybridEngine.Kernels;
 using HybridEngine.Quantization;
 
 // Quantized matrix-vector throughput of the GPU kernels: GB/s of weight bytes read per product, against the card's
-// theoretical bandwidth. Usage: GpuBench [--cpu] [--mib N] [--seconds S]
+// theoretical bandwidth; then one-token attention over a full device KV cache. Usage: GpuBench [--cpu] [--mib N] [--seconds S]
 //   --cpu      ILGPU's CPU accelerator instead of the first CUDA device (a smoke run without a GPU)
 //   --mib N    weight bytes per matrix (default 256 MiB: far larger than any GPU's L2, so reads come from DRAM)
 //   --seconds  timing budget per type (default 1)
@@ -53,6 +53,37 @@ foreach (var type in GpuDevice.SupportedTypes)
             Console.WriteLine($"{info.Name,-8} {rows,8} {rowLength,6} {raw.Length / 1048576.0,6:F1} {perCall * 1e6,9:F1} {rate / 1e9,8:F1} {share}");
         }
     }
+}
+
+// Decode attention over a device-resident cache filled to the context: GB/s of cache rows read per call (each kv
+// head's rows are read once per query head that shares it, so GQA shows re-reads served from L2 as extra rate).
+int context = cpu ? 256 : 4096;
+Console.WriteLine($"{"attention",-26} {"context",8} {"KV MiB",7} {"us/call",9} {"GB/s",8}");
+Attention("gqa 32/8 x128", new CausalAttention.Layout(32, 8, 128, 128, 8 * 128, 8 * 128), 8 * 128, 8 * 128);
+Attention("mla absorbed 16 x 512+64", new CausalAttention.Layout(16, 1, 576, 512, 576, 576), 576, 0);
+
+void Attention(string name, CausalAttention.Layout layout, int keyWidth, int valueWidth)
+{
+    using var cache = device.AllocateKvCache(1, context, keyWidth, valueWidth);
+    float[] rows = new float[context * Math.Max(keyWidth, valueWidth)];
+    for (int i = 0; i < rows.Length; i++) rows[i] = (float)(random.NextDouble() * 2 - 1);
+    int[] all = Enumerable.Range(0, context).ToArray();
+    device.WriteKv(cache, 0, rows.AsSpan(0, context * keyWidth), rows.AsSpan(0, context * valueWidth), all);
+    float[] query = new float[layout.Heads * layout.KeyDim], output = new float[layout.Heads * layout.ValueDim];
+    for (int i = 0; i < query.Length; i++) query[i] = (float)(random.NextDouble() * 2 - 1);
+    int[] last = [context - 1];
+    float scale = 1 / MathF.Sqrt(layout.KeyDim);
+    device.Attention(cache, 0, query, 1, last, layout, scale, output);   // compile and warm up
+    int calls = 0;
+    var clock = Stopwatch.StartNew();
+    while (clock.Elapsed.TotalSeconds < seconds || calls < 3)
+    {
+        device.Attention(cache, 0, query, 1, last, layout, scale, output);
+        calls++;
+    }
+    double perCall = clock.Elapsed.TotalSeconds / calls;
+    long bytes = cache.DeviceBytes;
+    Console.WriteLine($"{name,-26} {context,8} {bytes / 1048576.0,7:F1} {perCall * 1e6,9:F1} {bytes / perCall / 1e9,8:F1}");
 }
 
 long Arg(string name, long fallback)

@@ -14,6 +14,9 @@ public struct AttentionShape
     public int KeyStride;
     public int ValueStride;
     public float Scale;
+    /// <summary>Position chunks per (token, head); 1 = one group covers all positions and writes the final output.</summary>
+    public int Chunks;
+    public int ChunkLength;
 }
 
 /// <summary>
@@ -27,28 +30,34 @@ public struct AttentionShape
 /// key row). CPU reference: <c>Kernels/CausalAttention.Run</c> (two-pass softmax), equal up to float rounding.
 /// </summary>
 /// <remarks>
-/// Launch: one group of one warp per (token, head) pair, grid = tokens·heads. Lanes stride over the key for each dot
-/// (summed by shuffle and broadcast) and over the value dims of the output row, which lives in <c>output</c> itself:
-/// each lane only ever touches its own output slots, so no synchronisation is needed.
+/// Launch: one group of one warp per (token, head, chunk), grid = tokens·heads·chunks. Lanes stride over the key for
+/// each dot (summed by shuffle and broadcast) and over the value dims of the accumulator row, so each lane only ever
+/// touches its own slots and no synchronisation is needed. With one chunk the accumulator is the output row and is
+/// normalised at the end; with several (decode: few heads, long context) each group covers ChunkLength positions and
+/// leaves its unnormalised o in <c>partial</c> and (m, l) in <c>stats</c> for <see cref="AttentionMergeKernel"/>.
 /// </remarks>
 public static class AttentionKernel
 {
     public static void Run(ArrayView<float> queries, ArrayView<float> keys, ArrayView<float> values, ArrayView<int> positions,
-        ArrayView<float> output, AttentionShape shape)
+        ArrayView<float> output, ArrayView<float> partial, ArrayView<float> stats, AttentionShape shape)
     {
-        int tokenHead = Grid.IdxX;
+        int index = Grid.IdxX;
+        int tokenHead = index / shape.Chunks;
+        int chunk = index - tokenHead * shape.Chunks;
         int token = tokenHead / shape.Heads;
         int head = tokenHead - token * shape.Heads;
         int kvHead = head / shape.Group;
         int lane = Group.IdxX;
         long q = (long)tokenHead * shape.KeyDim;
-        long o = (long)tokenHead * shape.ValueDim;
+        long o = (long)index * shape.ValueDim;   // = tokenHead·valueDim with one chunk
+        var accumulator = shape.Chunks == 1 ? output : partial;
         long keyOffset = (long)kvHead * shape.KeyDim, valueOffset = (long)kvHead * shape.ValueDim;
-        int length = positions[token] + 1;
+        int first = chunk * shape.ChunkLength;
+        int end = XMath.Min(positions[token] + 1, first + shape.ChunkLength);
 
-        for (int d = lane; d < shape.ValueDim; d += Group.DimX) output[o + d] = 0;
+        for (int d = lane; d < shape.ValueDim; d += Group.DimX) accumulator[o + d] = 0;
         float max = float.NegativeInfinity, sum = 0;
-        for (int j = 0; j < length; j++)
+        for (int j = first; j < end; j++)
         {
             long k = j * (long)shape.KeyStride + keyOffset;
             float dot = 0;
@@ -58,21 +67,30 @@ public static class AttentionKernel
             long v = j * (long)shape.ValueStride + valueOffset;
             if (score > max)
             {
-                // New maximum (always at j = 0): shrink what was summed so far; exp(−∞) = 0 on the first row.
+                // New maximum (always on the first row): shrink what was summed so far; exp(−∞) = 0 on the first row.
                 float shrink = XMath.Exp(max - score);
                 max = score;
                 sum *= shrink;
                 p = 1;
-                for (int d = lane; d < shape.ValueDim; d += Group.DimX) output[o + d] = output[o + d] * shrink + values[v + d];
+                for (int d = lane; d < shape.ValueDim; d += Group.DimX) accumulator[o + d] = accumulator[o + d] * shrink + values[v + d];
             }
             else
             {
                 p = XMath.Exp(score - max);
-                for (int d = lane; d < shape.ValueDim; d += Group.DimX) output[o + d] += p * values[v + d];
+                for (int d = lane; d < shape.ValueDim; d += Group.DimX) accumulator[o + d] += p * values[v + d];
             }
             sum += p;
         }
-        float inverse = 1.0f / sum;
-        for (int d = lane; d < shape.ValueDim; d += Group.DimX) output[o + d] *= inverse;
+        if (shape.Chunks == 1)
+        {
+            float inverse = 1.0f / sum;
+            for (int d = lane; d < shape.ValueDim; d += Group.DimX) output[o + d] *= inverse;
+        }
+        else if (lane == 0)
+        {
+            // An empty chunk (past this token's position) leaves m = −∞, l = 0, o = 0: weight 0 in the merge.
+            stats[2L * index] = max;
+            stats[2L * index + 1] = sum;
+        }
     }
 }
