@@ -118,8 +118,10 @@ public sealed class RuntimeSetup
             {
                 var found = DiscoverGpus();
                 devices = found.Devices;
-                foreach (string warning in found.Warnings) err.WriteLine($"warning: {warning}");
-                placement = new DevicePlacement(loaded.Weights, devices, cpuPlan, message => err.WriteLine($"warning: {message}"));
+                // With no device at all, why discovery failed goes into the one fallback warning.
+                string why = found.Devices.Count == 0 && found.Warnings.Count > 0 ? $" [{string.Join("; ", found.Warnings)}]" : "";
+                if (found.Devices.Count > 0) foreach (string warning in found.Warnings) err.WriteLine($"warning: {warning}");
+                placement = new DevicePlacement(loaded.Weights, devices, cpuPlan, message => err.WriteLine($"warning: {message}{why}"));
                 placement.Apply(plan);
                 plan = placement.Plan!;
                 loaded.Placement = placement;

@@ -82,9 +82,10 @@ public sealed class GpuPlacementCliTests : IDisposable
     public void GpuThatCannotBeInitialisedFallsBackWithOneWarning()
     {
         var (cpu, _) = Eval("cpu.bin", CpuAccelerator, "--cpu-only");
-        var (fallback, err) = Eval("fallback.bin", () => new GpuDiscovery([], []));
+        var (fallback, err) = Eval("fallback.bin", () => new GpuDiscovery([], ["GPU drivers could not be queried: libcuda.so.1 missing"]));
         Assert.Equal(1, err.Split('\n').Count(l => l.StartsWith("warning:", StringComparison.Ordinal)));
         Assert.Contains("none could be initialised", err);
+        Assert.Contains("libcuda.so.1 missing", err);
         Assert.Contains("accelerators: fell back to the CPU", err);
         Assert.Equal(cpu, fallback);
     }
