@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using HybridEngine.Configuration;
 using HybridEngine.Gguf;
+using HybridEngine.Gpu;
 using HybridEngine.Hardware;
 using HybridEngine.Planning;
 using HybridEngine.Runtime;
@@ -14,9 +15,11 @@ namespace HybridEngine.Cli;
 public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
-/// The placement options run, eval and serve share (<c>--profile --cpu-only --ram-budget --expert-stats --cache-policy
-/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, then put an
-/// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams.
+/// The placement options run, eval and serve share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
+/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
+/// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
+/// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
+/// filled gives one warning on the error writer and a CPU-only plan.
 /// </summary>
 public sealed class RuntimeSetup
 {
@@ -26,21 +29,31 @@ public sealed class RuntimeSetup
     public Option<string?> Profile { get; } = new("--profile") { Description = "hardware profile: a JSON file or a fingerprint (default: this machine's)" };
     public Option<bool> CpuOnly { get; } = new("--cpu-only") { Description = "place nothing on any GPU" };
     public Option<string?> RamBudget { get; } = new("--ram-budget") { Description = "RAM the process may hold (512M, 16G, 1.5GiB); experts that do not fit stream from disk" };
+    public Option<string?> VramBudget { get; } = new("--vram-budget") { Description = "GPU memory the plan may use (default: the GPU's memory less a reserve)" };
     public Option<string?> ExpertStats { get; } = new("--expert-stats") { Description = "expert statistics file (default: MODEL.expert-stats.json when present)" };
     public Option<string> Policy { get; } = new("--cache-policy") { Description = "expert cache eviction: lfu-decay (default) or lru", DefaultValueFactory = _ => "lfu-decay" };
     public Option<string> Mode { get; } = new("--stream-mode") { Description = "auto (from the profile), direct or page-cache", DefaultValueFactory = _ => "auto" };
     public Option<bool> NoPrefetch { get; } = new("--no-prefetch") { Description = "do not guess and read ahead the next layer's experts" };
 
+    /// <summary>Opens the accelerators (tests substitute ILGPU's CPU accelerator standing in for a GPU).</summary>
+    public Func<GpuDiscovery> DiscoverGpus { get; init; } = () => GpuDevices.Discover();
+
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
+        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, VramBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
     }
 
     /// <summary>A loaded model placed by its plan; dispose closes the cache, then the model.</summary>
-    public sealed class Placed(LoadedModel model, Plan? plan, HardwareProfile? profile, ExpertCache? cache, string mode) : IDisposable
+    public sealed class Placed(LoadedModel model, Plan? plan, HardwareProfile? profile, ExpertCache? cache, string mode,
+        DevicePlacement? placement = null, IReadOnlyList<IComputeDevice>? devices = null) : IDisposable
     {
         public LoadedModel Model { get; } = model;
-        public Plan? Plan { get; } = plan;
+
+        /// <summary>The plan in force (the CPU-only one once a GPU failed).</summary>
+        public Plan? Plan => Placement?.Plan ?? plan;
+
+        /// <summary>What the plan put on accelerators; null when the plan uses no GPU.</summary>
+        public DevicePlacement? Placement { get; } = placement;
         public HardwareProfile? Profile { get; } = profile;
         public ExpertCache? Cache { get; } = cache;
         /// <summary>resident, direct or page-cache.</summary>
@@ -56,6 +69,9 @@ public sealed class RuntimeSetup
         {
             if (Model.Weights.ExpertOverride == Cache) Model.Weights.ExpertOverride = null;
             Cache?.Dispose();
+            Model.Placement = null;
+            Placement?.Dispose();
+            foreach (var device in devices ?? []) device.Dispose();
             Model.Dispose();
         }
     }
@@ -76,11 +92,12 @@ public sealed class RuntimeSetup
             "page-cache" => StreamMode.PageCache,
             var other => throw new UsageException($"--stream-mode '{other}' is not one of auto, direct, page-cache"),
         };
-        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), null, parse.GetValue(CpuOnly), engine);
-        bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || parse.GetValue(ExpertStats) is not null;
+        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine);
+        bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || options.VramBudget is not null || parse.GetValue(ExpertStats) is not null;
 
         Plan? plan = null;
         HardwareProfile? profile = null;
+        Func<Plan>? cpuPlan = null;
         using (var file = GgufFile.Open(path))
         {
             var inventory = ModelInventory.FromGguf(file);
@@ -88,14 +105,31 @@ public sealed class RuntimeSetup
             {
                 profile = PlanInputs.Profile(parse.GetValue(Profile), engine, Path.GetDirectoryName(Path.GetFullPath(path))!, err, adjustTune);
                 var stats = PlanInputs.Stats(parse.GetValue(ExpertStats), path, file, inventory, err);
-                plan = PlanInputs.Create(inventory, PlanInputs.Hardware(profile, parse.GetValue(Profile)), options, stats);
+                var hardware = PlanInputs.Hardware(profile, parse.GetValue(Profile));
+                plan = PlanInputs.Create(inventory, hardware, options, stats);
+                // Planner.Create itself: a refusal here is the placement's to handle (it runs on over the budget).
+                cpuPlan = () => Planner.Create(inventory, hardware, options with { CpuOnly = true }, stats);
             }
         }
 
         var loaded = LoadedModel.Load(path);
-        Placed Make(ExpertCache? cache, string placement) => new(loaded, plan, profile, cache, placement) { ConfiguredThreads = engine.Threads };
+        DevicePlacement? placement = null;
+        IReadOnlyList<IComputeDevice> devices = [];
         try
         {
+            if (plan is not null && UsesAccelerator(plan))
+            {
+                var found = DiscoverGpus();
+                devices = found.Devices;
+                // With no device at all, why discovery failed goes into the one fallback warning.
+                string why = found.Devices.Count == 0 && found.Warnings.Count > 0 ? $" [{string.Join("; ", found.Warnings)}]" : "";
+                if (found.Devices.Count > 0) foreach (string warning in found.Warnings) err.WriteLine($"warning: {warning}");
+                placement = new DevicePlacement(loaded.Weights, devices, cpuPlan, message => err.WriteLine($"warning: {message}{why}"));
+                placement.Apply(plan);
+                plan = placement.Plan!;
+                loaded.Placement = placement;
+            }
+            Placed Make(ExpertCache? cache, string how) => new(loaded, plan, profile, cache, how, placement, devices) { ConfiguredThreads = engine.Threads };
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
             if (streamed.Count == 0) return Make(null, "resident");
             if (mode == StreamMode.Auto) mode = Choose(profile!);
@@ -109,10 +143,25 @@ public sealed class RuntimeSetup
         }
         catch
         {
+            placement?.Dispose();
+            foreach (var device in devices) device.Dispose();
             loaded.Dispose();
             throw;
         }
     }
+
+    /// <summary>Whether the plan puts any weight on a dedicated or integrated GPU (never under --cpu-only).</summary>
+    public static bool UsesAccelerator(Plan plan) =>
+        plan.Tensors.Any(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu) || plan.Experts.Any(l => l.Gpu.Length > 0);
+
+    /// <summary>What sits on accelerators, for the stats line.</summary>
+    public static string AcceleratorSummary(DevicePlacement? placement) => placement switch
+    {
+        null => "",
+        { FellBack: true } => "; accelerators: fell back to the CPU",
+        _ => string.Create(CultureInfo.InvariantCulture,
+            $"; accelerators: {placement.Tensors} matrices and {placement.Experts} experts, {placement.DeviceBytes / 1e6:F2} MB on {string.Join(", ", placement.Accelerators.Select(d => d.Name))}"),
+    };
 
     /// <summary>
     /// Direct I/O into a private cache, unless the profile says direct reads are refused or the page cache's buffered
@@ -152,12 +201,12 @@ public sealed class RuntimeSetup
         var p = placed.Plan.Prediction;
         if (placed.Cache is not { } cache)
             return string.Create(CultureInfo.InvariantCulture,
-                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{Peak()}");
+                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{AcceleratorSummary(placed.Placement)}{Peak()}");
         var c = cache.Counters;
         return string.Create(CultureInfo.InvariantCulture,
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{Peak()}");
+            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement)}{Peak()}");
     }
 }

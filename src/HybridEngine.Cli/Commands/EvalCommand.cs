@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using HybridEngine.Configuration;
+using HybridEngine.Gpu;
 using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 
@@ -15,7 +16,9 @@ public static class EvalCommand
 {
     /// <param name="options">Bound at start-up (Program); defaults when null (tests pass their own).</param>
     /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
-    public static Command Create(TextWriter? output = null, EngineOptions? options = null, Func<TuneOptions, TuneOptions>? adjustTune = null)
+    /// <param name="discoverGpus">Opens the accelerators a plan may use (tests pass ILGPU's CPU accelerator).</param>
+    public static Command Create(TextWriter? output = null, EngineOptions? options = null, Func<TuneOptions, TuneOptions>? adjustTune = null,
+        Func<GpuDiscovery>? discoverGpus = null)
     {
         var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
         var tokens = new Option<string>("--tokens") { Description = "comma-separated token ids, e.g. 1,2,3", Required = true };
@@ -24,7 +27,7 @@ public static class EvalCommand
         var command = new Command("eval", "Writes the logits of every position of a token sequence to a file.");
         var stats = new Option<bool>("--stats") { Description = "print the expert cache's counters to stderr" };
         foreach (var o in new Option[] { model, tokens, logitsOut, threads, stats }) command.Options.Add(o);
-        var setup = new RuntimeSetup();
+        var setup = discoverGpus is null ? new RuntimeSetup() : new RuntimeSetup { DiscoverGpus = discoverGpus };
         setup.AddTo(command);
         command.SetAction(parse =>
         {

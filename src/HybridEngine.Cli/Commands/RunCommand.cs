@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using HybridEngine.Configuration;
+using HybridEngine.Gpu;
 using HybridEngine.Runtime;
 using HybridEngine.Tuner;
 using HybridEngine.Tokenization;
@@ -16,8 +17,10 @@ public static class RunCommand
 {
     /// <param name="options">Bound at start-up (Program); defaults when null (tests pass their own).</param>
     /// <param name="adjustTune">Lets tests shrink the quick tune run when no profile matches this machine.</param>
+    /// <param name="discoverGpus">Opens the accelerators a plan may use (tests pass ILGPU's CPU accelerator).</param>
     public static Command Create(TextWriter? output = null, TextWriter? error = null, EngineOptions? options = null,
-        Func<TuneOptions, TuneOptions>? adjustTune = null)
+        Func<TuneOptions, TuneOptions>? adjustTune = null,
+        Func<GpuDiscovery>? discoverGpus = null)
     {
         var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
         var prompt = new Option<string>("--prompt", "-p") { Description = "prompt text" };
@@ -33,7 +36,7 @@ public static class RunCommand
         var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
         var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s and the expert cache's counters to stderr" };
         var trace = new Option<string?>("--routing-trace") { Description = "write the experts each token routed to (layer:expert per line), for policy studies" };
-        var setup = new RuntimeSetup();
+        var setup = discoverGpus is null ? new RuntimeSetup() : new RuntimeSetup { DiscoverGpus = discoverGpus };
         var command = new Command("run", "Generates text from a prompt, streaming tokens as they are produced.");
         foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, temp, topK, topP, minP, seed, stats })
             command.Options.Add(o);

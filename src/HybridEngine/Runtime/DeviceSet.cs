@@ -7,10 +7,6 @@ public sealed record DeviceSet(CpuDevice Cpu, IReadOnlyList<IComputeDevice> Acce
 {
     public static DeviceSet CpuOnly(ComputePool pool, SimdLevel level) => new(new CpuDevice(pool, level), []);
 
-    /// <summary>The device that computes with weights held at <paramref name="location"/>; only the CPU until the executor places weights on an accelerator.</summary>
-    public CpuDevice For(TensorLocation location) => location switch
-    {
-        TensorLocation.MappedFile => Cpu,
-        _ => throw new ArgumentOutOfRangeException(nameof(location)),
-    };
+    /// <summary>The device that computes with <paramref name="weights"/>: the accelerator holding its upload, else the CPU.</summary>
+    public IComputeDevice For(in TensorHandle weights) => weights.DeviceWeights?.Device ?? Cpu;
 }

@@ -13,13 +13,16 @@ public sealed record ExecutorOptions(int Context = 0, int BatchSize = 64, int Th
 /// <summary>
 /// Runs a model: owns the devices, the preallocated run state and KV cache of one context, and the counters.
 /// Prompts go through in batches (matrix-matrix kernels), single tokens through matrix-vector kernels.
+/// With a <see cref="DevicePlacement"/>, each product runs on the device holding its weights; when a device fails
+/// (<see cref="ComputeDeviceException"/>) the placement falls back to the CPU (one warning) and the failed forward
+/// step is redone on the CPU (see Executor.Devices.cs).
 /// </summary>
-public sealed class Executor : IDisposable
+public sealed partial class Executor : IDisposable
 {
     private readonly ComputePool _pool;
     private readonly Dictionary<RopeParameters, RopeTable> _ropeTables = [];
 
-    public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null)
+    public Executor(IModel model, int activationRowBytes, ExecutorOptions? options = null, DevicePlacement? placement = null)
     {
         options ??= new ExecutorOptions();
         Model = model;
@@ -29,10 +32,14 @@ public sealed class Executor : IDisposable
         int batch = Math.Clamp(options.BatchSize, 1, Context);
         _pool = new ComputePool(options.Threads);
         Level = Simd.Best;
-        Devices = DeviceSet.CpuOnly(_pool, Level);
+        Placement = placement;
+        Devices = new DeviceSet(new CpuDevice(_pool, Level), placement?.Accelerators ?? []);
         State = new RunState(d, batch, Context, activationRowBytes);
         Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth);
         Counters = new RuntimeCounters(d.Layers, d.Experts);
+        _history = new int[Context];
+        _layerKv = new IDeviceKvCache?[d.Layers];
+        if (placement is { Active: true }) AllocateDeviceCaches(placement);
     }
 
     public IModel Model { get; }
@@ -44,6 +51,12 @@ public sealed class Executor : IDisposable
     public RunState State { get; }
     public KvCache Cache { get; }
     public RuntimeCounters Counters { get; }
+
+    /// <summary>What the plan put on accelerators, or null for a CPU-only run.</summary>
+    public DevicePlacement? Placement { get; }
+
+    /// <summary>Matrix products run on an accelerator so far (each a weight matrix times a batch of activations).</summary>
+    public long AcceleratorProducts { get; private set; }
 
     /// <summary>
     /// Runs <paramref name="tokens"/> at positions <paramref name="startPosition"/>.. and writes logits: for every
@@ -68,10 +81,18 @@ public sealed class Executor : IDisposable
             int count = Math.Min(State.BatchSize, n - done);
             bool last = done + count == n;
             long start = Stopwatch.GetTimestamp();
-            tokens.Slice(done, count).CopyTo(State.Tokens);
-            for (int i = 0; i < count; i++) State.Positions[i] = startPosition + done + i;
+            Stage(tokens.Slice(done, count), startPosition + done);
             if (Counters.Trace is { } trace && count == 1) trace.BeginToken();
-            Model.Forward(this, count, allLogits);
+            try
+            {
+                Model.Forward(this, count, allLogits);
+            }
+            catch (ComputeDeviceException failure) when (Placement is { } placement && (placement.Active || HasDeviceCache))
+            {
+                FallBack(placement, failure, startPosition + done);
+                Stage(tokens.Slice(done, count), startPosition + done);
+                Model.Forward(this, count, allLogits);
+            }
             Counters.AddForward(count, Stopwatch.GetTimestamp() - start, decode: n == 1 && startPosition > 0);
             if (allLogits) State.Logits.AsSpan(0, count * vocab).CopyTo(logits[(done * vocab)..]);
             else if (last) State.Logits.AsSpan(0, vocab).CopyTo(logits);
@@ -98,12 +119,41 @@ public sealed class Executor : IDisposable
     }
 
     /// <summary><c>y = W·x</c> for <paramref name="tokens"/> rows, on the device holding <paramref name="w"/>.</summary>
-    public void Linear(in TensorHandle w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
-        Devices.For(w.Location).MatMul(w.Matrix, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+    public void Linear(in TensorHandle w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        if (w.DeviceWeights is { } onDevice) Linear(onDevice, x, tokens, y);
+        else Devices.Cpu.MatMul(w.Matrix, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
+    }
+
+    /// <summary><c>y = W·x</c> on the accelerator holding <paramref name="w"/> (activations are copied in and out).</summary>
+    public void Linear(IDeviceWeights w, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        w.Device.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)]);
+        AcceleratorProducts++;
+    }
+
+    /// <summary><c>y[t] = down · (silu(gate·x[t]) ⊙ (up·x[t]))</c> for a routed expert uploaded to an accelerator.</summary>
+    public void ExpertProduct(DeviceExpert expert, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        expert.Gate.Device.ExpertProduct(expert.Gate, expert.Up, expert.Down, x[..(tokens * expert.Gate.RowLength)], tokens, y[..(tokens * expert.Down.Rows)]);
+        AcceleratorProducts += 3;
+    }
 
     /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
         Devices.Cpu.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
 
-    public void Dispose() => _pool.Dispose();
+    // Puts a batch's tokens and positions in the state, and remembers the tokens per position (for a cache rebuild).
+    private void Stage(ReadOnlySpan<int> tokens, int firstPosition)
+    {
+        tokens.CopyTo(State.Tokens);
+        tokens.CopyTo(_history.AsSpan(firstPosition));
+        for (int i = 0; i < tokens.Length; i++) State.Positions[i] = firstPosition + i;
+    }
+
+    public void Dispose()
+    {
+        DropDeviceCaches();
+        _pool.Dispose();
+    }
 }

@@ -17,6 +17,9 @@ public sealed class LoadedModel : IDisposable
     public WeightStore Weights { get; }
     public IModel Model { get; }
 
+    /// <summary>What a plan put on accelerators (set by the host after loading); executors compute with it.</summary>
+    public DevicePlacement? Placement { get; set; }
+
     /// <summary>Opens <paramref name="path"/> and checks every tensor the architecture needs (names, shapes, types).</summary>
     public static LoadedModel Load(string path)
     {
@@ -42,7 +45,7 @@ public sealed class LoadedModel : IDisposable
     }
 
     /// <summary>A context for this model: preallocated state and KV cache.</summary>
-    public Executor CreateExecutor(ExecutorOptions? options = null) => new(Model, Weights.MaxActivationRowBytes, options);
+    public Executor CreateExecutor(ExecutorOptions? options = null) => new(Model, Weights.MaxActivationRowBytes, options, Placement);
 
     public void Dispose() => File.Dispose();
 }

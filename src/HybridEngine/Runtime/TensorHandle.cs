@@ -3,8 +3,18 @@ using HybridEngine.Quantization;
 
 namespace HybridEngine.Runtime;
 
-/// <summary>Where a tensor's bytes live. Today everything is a view of the memory-mapped file on the CPU.</summary>
-public enum TensorLocation { MappedFile }
+/// <summary>Where the copy a tensor is computed from lives: the memory-mapped file (the CPU computes from it) or an accelerator.</summary>
+public enum TensorLocation { MappedFile, Accelerator }
+
+/// <summary>
+/// The device copy of one handed-out matrix, shared by every handle the store hands out for it: a placement sets
+/// <see cref="Weights"/> (an upload) and clears it again on fallback, and the executor dispatches on it per product.
+/// </summary>
+internal sealed class DeviceSlot(WeightMatrix matrix)
+{
+    public WeightMatrix Matrix { get; } = matrix;
+    public IDeviceWeights? Weights { get; set; }
+}
 
 /// <summary>
 /// A weight matrix handed out by <see cref="WeightStore"/>: what model code computes with instead of file offsets.
@@ -12,11 +22,13 @@ public enum TensorLocation { MappedFile }
 /// </summary>
 public readonly struct TensorHandle
 {
-    internal TensorHandle(string name, WeightMatrix matrix, TensorLocation location)
+    private readonly DeviceSlot? _slot;
+
+    internal TensorHandle(string name, WeightMatrix matrix, DeviceSlot? slot = null)
     {
         Name = name;
         Matrix = matrix;
-        Location = location;
+        _slot = slot;
     }
 
     public string Name { get; }
@@ -24,7 +36,11 @@ public readonly struct TensorHandle
     /// <summary>The raw rows for the dot kernels: Rows = output width, RowLength = input width.</summary>
     public WeightMatrix Matrix { get; }
 
-    public TensorLocation Location { get; }
+    /// <summary>Where the executor computes with this matrix: on the accelerator holding its upload, else on the CPU from the mapping.</summary>
+    public TensorLocation Location => DeviceWeights is null ? TensorLocation.MappedFile : TensorLocation.Accelerator;
+
+    /// <summary>The accelerator's copy when a placement uploaded this matrix, else null.</summary>
+    public IDeviceWeights? DeviceWeights => _slot?.Weights;
 
     public GgmlType Type => Matrix.Type;
 

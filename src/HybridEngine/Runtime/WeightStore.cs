@@ -7,8 +7,8 @@ namespace HybridEngine.Runtime;
 
 /// <summary>
 /// The weights of one model, handed out by GGUF tensor name (and routed experts by (layer, expert)) after checking
-/// presence, shape and quant type. Every handle is a view of the memory-mapped file for now; model code never sees
-/// a file offset, so a later store can return pinned, cached or device buffers without changing it.
+/// presence, shape and quant type. Every handle is a view of the memory-mapped file; a <see cref="DevicePlacement"/>
+/// may give a handle an accelerator copy as well (model code never sees a file offset or a device).
 /// </summary>
 public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
 {
@@ -16,6 +16,7 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
     private readonly Dictionary<int, StackedExperts> _experts = [];
     private readonly HashSet<string> _used = [];
     private readonly List<float[]> _owned = [];
+    private readonly Dictionary<string, List<DeviceSlot>> _slots = new(StringComparer.Ordinal);
 
     public WeightStore(GgufFile file) => _file = file;
 
@@ -60,7 +61,25 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
     public TensorHandle Matrix(string name, int rowLength, int rows)
     {
         var info = Require(name, rowLength, rows);
-        return new TensorHandle(name, MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength), TensorLocation.MappedFile);
+        var matrix = MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength);
+        return new TensorHandle(name, matrix, Slot(name, matrix));
+    }
+
+    /// <summary>The device slots of every matrix handed out for tensor <paramref name="name"/> (one, or one per head).</summary>
+    internal IReadOnlyList<DeviceSlot> SlotsOf(string name) => _slots.TryGetValue(name, out var list) ? list : [];
+
+    /// <summary>Whether <paramref name="layer"/> registered routed experts.</summary>
+    public bool HasExperts(int layer) => _experts.ContainsKey(layer);
+
+    // One slot per distinct matrix: a tensor handed out twice (a tied output head) shares its upload.
+    private DeviceSlot Slot(string name, in WeightMatrix matrix)
+    {
+        if (!_slots.TryGetValue(name, out var list)) _slots[name] = list = [];
+        foreach (var existing in list)
+            if (existing.Matrix.Data == matrix.Data && existing.Matrix.Rows == matrix.Rows) return existing;
+        var slot = new DeviceSlot(matrix);
+        list.Add(slot);
+        return slot;
     }
 
     /// <summary>As <see cref="Matrix"/>, or an absent handle when the file has no such tensor.</summary>
@@ -121,11 +140,15 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
     /// The per-head matrices of a 3-D tensor {rowLength, rows, heads} (e.g. MLA's attn_k_b, attn_v_b): head h is the
     /// contiguous slab h, a [rows, rowLength] matrix.
     /// </summary>
-    public WeightMatrix[] HeadMatrices(string name, int rowLength, int rows, int heads)
+    public TensorHandle[] HeadMatrices(string name, int rowLength, int rows, int heads)
     {
         var info = Require(name, rowLength, rows, heads);
         var first = MakeMatrix(info, _file.GetTensorPointer(info), rows, rowLength);
-        return Enumerable.Range(0, heads).Select(h => Slice(first, h)).ToArray();
+        return Enumerable.Range(0, heads).Select(h =>
+        {
+            var head = Slice(first, h);
+            return new TensorHandle(name, head, Slot(name, head));
+        }).ToArray();
     }
 
     /// <summary>Rows [first, first + count) of a handed-out matrix, as a matrix of their own.</summary>

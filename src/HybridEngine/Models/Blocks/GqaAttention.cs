@@ -13,7 +13,7 @@ public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopePara
 /// <code>
 ///   q = Wq·x  [tokens, heads·headDim];  k = Wk·x, v = Wv·x  [tokens, kvHeads·headDim]
 ///   q, k ← per-head rmsnorm (when the model has q/k norms), then RoPE at each token's position
-///   cache[pos] ← k, v
+///   cache[pos] ← k, v                    (the host cache, or the device's when attention runs on an accelerator)
 ///   out = Wo · attention(q, cache)       (see <see cref="CausalAttention"/>)
 /// </code>
 /// </summary>
@@ -39,14 +39,23 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
         var rope = ex.RopeTable(spec.Rope);
         Rope.ApplyRows(query, tokens, spec.Heads, hd, positions, rope, ex.Level);
         Rope.ApplyRows(key, tokens, spec.KvHeads, hd, positions, rope, ex.Level);
-        for (int t = 0; t < tokens; t++)
-        {
-            key.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.KeyRow(Layer, positions[t]));
-            value.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.ValueRow(Layer, positions[t]));
-        }
         var layout = new CausalAttention.Layout(spec.Heads, spec.KvHeads, hd, hd, kvWidth, kvWidth);
-        CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(Layer), ex.Cache.Values(Layer), layout, spec.Scale,
-            s.Attention, s.Scores, ex.Pool, ex.Level);
+        if (ex.DeviceCache(Layer) is { } kv)
+        {
+            // The plan put this layer's attention on an accelerator: its keys and values live only there.
+            kv.Device.WriteKv(kv, Layer, key, value, positions);
+            kv.Device.Attention(kv, Layer, query, tokens, positions, layout, spec.Scale, s.Attention.AsSpan(0, tokens * qWidth));
+        }
+        else
+        {
+            for (int t = 0; t < tokens; t++)
+            {
+                key.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.KeyRow(Layer, positions[t]));
+                value.Slice(t * kvWidth, kvWidth).CopyTo(ex.Cache.ValueRow(Layer, positions[t]));
+            }
+            CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(Layer), ex.Cache.Values(Layer), layout, spec.Scale,
+                s.Attention, s.Scores, ex.Pool, ex.Level);
+        }
         ex.Linear(output, s.Attention, tokens, s.BlockOut);
     }
 }

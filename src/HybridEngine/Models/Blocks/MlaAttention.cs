@@ -38,10 +38,10 @@ public sealed class MlaAttention : IAttentionBlock
     private readonly TensorHandle _qA, _qB, _q, _kvA, _output;
     private readonly float[]? _qANorm;
     private readonly float[] _kvANorm;
-    private readonly WeightMatrix[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
+    private readonly TensorHandle[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
 
     public MlaAttention(int layer, MlaSpec spec, TensorHandle qA, float[]? qANorm, TensorHandle qB, TensorHandle q,
-        TensorHandle kvA, float[] kvANorm, WeightMatrix[] kB, WeightMatrix[] vB, TensorHandle output)
+        TensorHandle kvA, float[] kvANorm, TensorHandle[] kB, TensorHandle[] vB, TensorHandle output)
     {
         (_layer, _spec, _qA, _qANorm, _qB, _q, _kvA, _kvANorm, _kB, _vB, _output) = (layer, spec, qA, qANorm, qB, q, kvA, kvANorm, kB, vB, output);
     }
@@ -77,7 +77,9 @@ public sealed class MlaAttention : IAttentionBlock
         var rope = ex.RopeTable(p.Rope);
         Rope.ApplyRows(query, tokens, heads, dk, positions, rope, ex.Level, offset: p.NopeDim);
         Rope.ApplyRows(kv, tokens, 1, cw, positions, rope, ex.Level, offset: kr);
-        for (int t = 0; t < tokens; t++) kv.Slice(t * cw, cw).CopyTo(ex.Cache.KeyRow(_layer, positions[t]));
+        var deviceCache = ex.DeviceCache(_layer);
+        if (deviceCache is not null) deviceCache.Device.WriteKv(deviceCache, _layer, kv, [], positions);
+        else for (int t = 0; t < tokens; t++) kv.Slice(t * cw, cw).CopyTo(ex.Cache.KeyRow(_layer, positions[t]));
 
         // Absorb k_b into the queries: qAbs[t][h] = [k_b[h]·q_nope[t][h], q_pe[t][h]].
         for (int h = 0; h < heads; h++)
@@ -93,9 +95,14 @@ public sealed class MlaAttention : IAttentionBlock
             }
         }
 
-        var cache = ex.Cache.Keys(_layer);
         var layout = new CausalAttention.Layout(heads, 1, cw, kr, cw, cw);
-        CausalAttention.Run(qAbs[..(tokens * heads * cw)], tokens, positions, cache, cache, layout, p.Scale, latent, s.Scores, ex.Pool, ex.Level);
+        if (deviceCache is not null)
+            deviceCache.Device.Attention(deviceCache, _layer, qAbs[..(tokens * heads * cw)], tokens, positions, layout, p.Scale, latent[..(tokens * heads * kr)]);
+        else
+        {
+            var cache = ex.Cache.Keys(_layer);
+            CausalAttention.Run(qAbs[..(tokens * heads * cw)], tokens, positions, cache, cache, layout, p.Scale, latent, s.Scores, ex.Pool, ex.Level);
+        }
 
         // Decompress each head's latent output through v_b.
         int dv = p.ValueDim;

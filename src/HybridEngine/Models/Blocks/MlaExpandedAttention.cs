@@ -65,10 +65,12 @@ public sealed class MlaExpandedAttention(int layer, MlaSpec spec, TensorHandle q
         ex.Linear(kvB, compressed, tokens, expanded);
 
         int kw = heads * dk, vw = heads * dv;
+        // Rows are assembled where attention reads them: in the host cache, or in State.Key/Value for a device cache.
+        var deviceCache = ex.DeviceCache(layer);
         for (int t = 0; t < tokens; t++)
         {
-            var keyRow = ex.Cache.KeyRow(layer, positions[t]);
-            var valueRow = ex.Cache.ValueRow(layer, positions[t]);
+            var keyRow = deviceCache is null ? ex.Cache.KeyRow(layer, positions[t]) : s.Key.AsSpan(t * kw, kw);
+            var valueRow = deviceCache is null ? ex.Cache.ValueRow(layer, positions[t]) : s.Value.AsSpan(t * vw, vw);
             var kpe = kvLatent.Slice(t * cw + kr, rd);
             for (int h = 0; h < heads; h++)
             {
@@ -79,8 +81,14 @@ public sealed class MlaExpandedAttention(int layer, MlaSpec spec, TensorHandle q
             }
         }
         var layout = new CausalAttention.Layout(heads, heads, dk, dv, kw, vw);
-        CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(layer), ex.Cache.Values(layer), layout, p.Scale,
-            s.Attention, s.Scores, ex.Pool, ex.Level);
+        if (deviceCache is not null)
+        {
+            deviceCache.Device.WriteKv(deviceCache, layer, s.Key.AsSpan(0, tokens * kw), s.Value.AsSpan(0, tokens * vw), positions);
+            deviceCache.Device.Attention(deviceCache, layer, query, tokens, positions, layout, p.Scale, s.Attention.AsSpan(0, tokens * vw));
+        }
+        else
+            CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(layer), ex.Cache.Values(layer), layout, p.Scale,
+                s.Attention, s.Scores, ex.Pool, ex.Level);
         ex.Linear(output, s.Attention, tokens, s.BlockOut);
     }
 }

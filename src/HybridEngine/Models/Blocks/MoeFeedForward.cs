@@ -56,15 +56,24 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         {
             int rows = Gather(s, e, tokens, k, hidden);
             if (rows == 0) continue;
-            var weights = experts.GetExpert(Layer, e);
-            int ffn = weights.Gate.Rows;
             var input = s.ExpertInput.AsSpan(0, rows * hidden);
-            var g = s.Gate.AsSpan(0, rows * ffn);
-            var u = s.Up.AsSpan(0, rows * ffn);
-            ex.Linear(weights.Gate, input, rows, g);
-            ex.Linear(weights.Up, input, rows, u);
-            SwiGlu.Apply(g, u, g, ex.Level);
-            ex.Linear(weights.Down, g, rows, s.ExpertOutput);
+            if (ex.Placement?.Expert(Layer, e) is { } onDevice)
+            {
+                // A GPU expert runs where its weights were uploaded, its hidden layer kept there; the source (and any
+                // cache) is not asked for it.
+                ex.ExpertProduct(onDevice, input, rows, s.ExpertOutput);
+            }
+            else
+            {
+                var weights = experts.GetExpert(Layer, e);
+                int ffn = weights.Gate.Rows;
+                var g = s.Gate.AsSpan(0, rows * ffn);
+                var u = s.Up.AsSpan(0, rows * ffn);
+                ex.Linear(weights.Gate, input, rows, g);
+                ex.Linear(weights.Up, input, rows, u);
+                SwiGlu.Apply(g, u, g, ex.Level);
+                ex.Linear(weights.Down, g, rows, s.ExpertOutput);
+            }
             for (int i = 0; i < rows; i++)
             {
                 var target = output.Slice(s.ExpertTokens[i] * hidden, hidden);
