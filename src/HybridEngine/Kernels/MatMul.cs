@@ -51,6 +51,7 @@ public static unsafe class MatMul
             var job = new RowsJob
             {
                 Dot = DotKernels.Get(w.Type, simd),
+                Dot4 = DotKernels.GetDot4(w.Type, simd),
                 Weights = w.Data,
                 RowBytes = w.RowBytes,
                 Blocks = w.BlocksPerRow,
@@ -82,10 +83,15 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once.</summary>
+    /// <summary>
+    /// Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once. Where the type
+    /// has a four-token kernel, tokens go four at a time through it (it unpacks each weight block once for all four)
+    /// and the remainder one at a time.
+    /// </summary>
     private struct RowsJob : IRangeJob
     {
         public delegate*<byte*, byte*, int, float> Dot;
+        public delegate*<byte*, byte*, long, int, float*, long, void> Dot4;
         public byte* Weights;
         public long RowBytes;
         public int Blocks;
@@ -100,7 +106,13 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * RowBytes;
-                for (int t = 0; t < Tokens; t++)
+                int t = 0;
+                if (Dot4 != null)
+                {
+                    for (; t + 4 <= Tokens; t += 4)
+                        Dot4(row, Activations + (long)t * ActBytes, ActBytes, Blocks, Output + (long)t * Rows + r, Rows);
+                }
+                for (; t < Tokens; t++)
                     Output[(long)t * Rows + r] = Dot(row, Activations + (long)t * ActBytes, Blocks);
             }
         }
