@@ -85,13 +85,12 @@ public static unsafe class MatMul
 
     /// <summary>
     /// Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once. Where the type
-    /// has a four-token kernel, tokens go four at a time through it (it unpacks each weight block once for all four)
-    /// and the remainder one at a time.
+    /// has a multi-token kernel, tokens go through it four at a time (it unpacks each weight block once for all four).
     /// </summary>
     private struct RowsJob : IRangeJob
     {
         public delegate*<byte*, byte*, int, float> Dot;
-        public delegate*<byte*, byte*, long, int, float*, long, void> Dot4;
+        public delegate*<byte*, byte*, long, int, int, float*, long, void> Dot4;
         public byte* Weights;
         public long RowBytes;
         public int Blocks;
@@ -106,13 +105,13 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * RowBytes;
-                int t = 0;
                 if (Dot4 != null)
                 {
-                    for (; t + 4 <= Tokens; t += 4)
-                        Dot4(row, Activations + (long)t * ActBytes, ActBytes, Blocks, Output + (long)t * Rows + r, Rows);
+                    for (int t = 0; t < Tokens; t += 4)
+                        Dot4(row, Activations + (long)t * ActBytes, ActBytes, Math.Min(4, Tokens - t), Blocks, Output + (long)t * Rows + r, Rows);
+                    continue;
                 }
-                for (; t < Tokens; t++)
+                for (int t = 0; t < Tokens; t++)
                     Output[(long)t * Rows + r] = Dot(row, Activations + (long)t * ActBytes, Blocks);
             }
         }

@@ -15,7 +15,7 @@ namespace HybridEngine.Kernels.Dot;
 /// makes int16 pair sums (≤ 2·15·127, no saturation) and pmaddwd multiplies them by the sub-block scale (lower half
 /// sc[2c], upper half sc[2c+1]) into exact int32 lanes. Each block's int32 vector is converted to float and
 /// accumulated with <c>d_w·d_a</c> by FMA, so lanes are summed once per row instead of once per block.</para>
-/// <para>In <see cref="Dot4"/> a block's nibbles and scales are unpacked once and kept in registers for all four
+/// <para>In <see cref="Dot4"/> a block's nibbles and scales are unpacked once and kept in registers for up to four
 /// tokens: the unpacking is shared and only the int8 products remain per token.</para>
 /// </summary>
 internal static unsafe class Q4_KAvx512
@@ -43,11 +43,24 @@ internal static unsafe class Q4_KAvx512
     }
 
     /// <summary>
-    /// <c>y[t·yStride] = row · token t</c> for the four tokens whose activation rows start at
-    /// <c>a + t·aStride</c> (t = 0..3).
+    /// <c>y[t·yStride] = row · token t</c> for the <paramref name="tokens"/> (1..4) tokens whose activation rows start
+    /// at <c>a + t·aStride</c>.
     /// </summary>
+    public static void Dot4(byte* w, byte* a, long aStride, int tokens, int blocks, float* y, long yStride)
+    {
+        switch (tokens)
+        {
+            case 4: DotN<Four>(w, a, aStride, blocks, y, yStride); break;
+            case 3: DotN<Three>(w, a, aStride, blocks, y, yStride); break;
+            case 2: DotN<Two>(w, a, aStride, blocks, y, yStride); break;
+            case 1: *y = Dot(w, a, blocks); break;
+            default: throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; the kernel takes 1 to 4.");
+        }
+    }
+
+    /// <summary><see cref="Dot4"/> for <c>T.Count</c> tokens: the JIT compiles one body per count, unused tokens removed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot4(byte* w, byte* a, long aStride, int blocks, float* y, long yStride)
+    private static void DotN<T>(byte* w, byte* a, long aStride, int blocks, float* y, long yStride) where T : struct, ITokenCount
     {
         float* f16 = Fp16.Pointer;   // first: nothing is live across its possible class-initialisation call
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -63,18 +76,27 @@ internal static unsafe class Q4_KAvx512
             float d = f16[*(ushort*)w], dmin = f16[*(ushort*)(w + 2)];
 
             acc0 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a0, d, acc0);
-            acc1 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a1, d, acc1);
-            acc2 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a2, d, acc2);
-            acc3 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a3, d, acc3);
             min0 = MinTerm(a0, m16, dmin * *(float*)a0, min0);
-            min1 = MinTerm(a1, m16, dmin * *(float*)a1, min1);
-            min2 = MinTerm(a2, m16, dmin * *(float*)a2, min2);
-            min3 = MinTerm(a3, m16, dmin * *(float*)a3, min3);
+            if (T.Count > 1)
+            {
+                acc1 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a1, d, acc1);
+                min1 = MinTerm(a1, m16, dmin * *(float*)a1, min1);
+            }
+            if (T.Count > 2)
+            {
+                acc2 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a2, d, acc2);
+                min2 = MinTerm(a2, m16, dmin * *(float*)a2, min2);
+            }
+            if (T.Count > 3)
+            {
+                acc3 = BlockTerm(q0, q1, q2, q3, s0, s1, s2, s3, a3, d, acc3);
+                min3 = MinTerm(a3, m16, dmin * *(float*)a3, min3);
+            }
         }
         y[0] = Vector512.Sum(acc0) - Vector256.Sum(min0);
-        y[yStride] = Vector512.Sum(acc1) - Vector256.Sum(min1);
-        y[2 * yStride] = Vector512.Sum(acc2) - Vector256.Sum(min2);
-        y[3 * yStride] = Vector512.Sum(acc3) - Vector256.Sum(min3);
+        if (T.Count > 1) y[yStride] = Vector512.Sum(acc1) - Vector256.Sum(min1);
+        if (T.Count > 2) y[2 * yStride] = Vector512.Sum(acc2) - Vector256.Sum(min2);
+        if (T.Count > 3) y[3 * yStride] = Vector512.Sum(acc3) - Vector256.Sum(min3);
     }
 
     /// <summary><c>acc + float(Σ_c pmaddwd(pmaddubsw(q_c, a_c), s_c)) · (d_w·d_a)</c> for one block of one token.</summary>

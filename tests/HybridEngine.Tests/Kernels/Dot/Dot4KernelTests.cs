@@ -6,7 +6,7 @@ using Xunit;
 namespace HybridEngine.Tests.Kernels.Dot;
 
 /// <summary>
-/// The one-row × four-token kernels (<see cref="DotKernels.GetDot4"/>): each of the four outputs against the scalar
+/// The one-row × several-token kernels (<see cref="DotKernels.GetDot4"/>): each of the 1..4 outputs against the scalar
 /// twin's dot with that token, with strided activations and outputs, and nothing written between the output slots.
 /// </summary>
 public class Dot4KernelTests
@@ -41,20 +41,28 @@ public class Dot4KernelTests
             var act = new byte[4 * stride];
             for (int t = 0; t < 4; t++) rows[t].CopyTo(act, t * stride);
             const int yStride = 3;
-            var y = Enumerable.Repeat(float.NaN, 4 * yStride).ToArray();
-            fixed (byte* pw = w)
-            fixed (byte* pa = act)
-            fixed (float* py = y)
+            for (int tokens = 1; tokens <= 4; tokens++)
             {
-                kernel(pw, pa, stride, blocks, py, yStride);
-            }
-            for (int t = 0; t < 4; t++)
-            {
-                var (_, absSum) = DotTestData.Oracle(DotTestData.DequantizeWeights(type, w, n), DotTestData.DequantizeActivations(type, rows[t], n));
-                float scalar = DotKernelTests.Dot(type, SimdLevel.Scalar, w, rows[t], blocks);
-                Assert.True(Math.Abs(y[t * yStride] - scalar) <= FloatRelative * absSum + 1e-30,
-                    $"{info.Name} {level} blocks={blocks} token {t}: scalar {scalar:R}, dot4 {y[t * yStride]:R}");
-                for (int gap = 1; gap < yStride; gap++) Assert.True(float.IsNaN(y[t * yStride + gap]), $"wrote outside slot {t}");
+                var y = Enumerable.Repeat(float.NaN, 4 * yStride).ToArray();
+                fixed (byte* pw = w)
+                fixed (byte* pa = act)
+                fixed (float* py = y)
+                {
+                    kernel(pw, pa, stride, tokens, blocks, py, yStride);
+                }
+                for (int t = 0; t < 4; t++)
+                {
+                    if (t >= tokens)
+                    {
+                        Assert.True(float.IsNaN(y[t * yStride]), $"{tokens} tokens wrote slot {t}");
+                        continue;
+                    }
+                    var (_, absSum) = DotTestData.Oracle(DotTestData.DequantizeWeights(type, w, n), DotTestData.DequantizeActivations(type, rows[t], n));
+                    float scalar = DotKernelTests.Dot(type, SimdLevel.Scalar, w, rows[t], blocks);
+                    Assert.True(Math.Abs(y[t * yStride] - scalar) <= FloatRelative * absSum + 1e-30,
+                        $"{info.Name} {level} blocks={blocks} token {t}: scalar {scalar:R}, dot4 {y[t * yStride]:R}");
+                    for (int gap = 1; gap < yStride; gap++) Assert.True(float.IsNaN(y[t * yStride + gap]), $"wrote outside slot {t}");
+                }
             }
         }
     }
