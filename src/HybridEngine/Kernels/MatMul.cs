@@ -105,7 +105,7 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * RowBytes;
-                if (Dot4 != null)
+                if (Dot4 != null && Tokens > 1)
                 {
                     for (int t = 0; t < Tokens; t += 4)
                         Dot4(row, Activations + (long)t * ActBytes, ActBytes, Math.Min(4, Tokens - t), Blocks, Output + (long)t * Rows + r, Rows);

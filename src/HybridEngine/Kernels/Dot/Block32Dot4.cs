@@ -67,7 +67,8 @@ internal static unsafe class Block32Dot4
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not inlined into the dispatcher: there its calls and throw would make the JIT keep the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void DotN<TBlock, TVnni, T>(byte* w, byte* a, long aStride, int blocks, float* y, long yStride)
         where TBlock : struct, IBlock32 where TVnni : struct where T : struct, ITokenCount
     {

@@ -23,7 +23,7 @@ internal static unsafe class Q4_KAvx512
     private const int WeightBytes = Q4_KDot.WeightBytes;
 
     /// <summary>One row · one token: same signature as the other dot kernels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]   // see DotN
     public static float Dot(byte* w, byte* a, int blocks)
     {
         float* f16 = Fp16.Pointer;   // first: nothing is live across its possible class-initialisation call
@@ -59,7 +59,8 @@ internal static unsafe class Q4_KAvx512
     }
 
     /// <summary><see cref="Dot4"/> for <c>T.Count</c> tokens: the JIT compiles one body per count, unused tokens removed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not inlined into the dispatcher: there its calls and throw would make the JIT keep the accumulators on the stack.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void DotN<T>(byte* w, byte* a, long aStride, int blocks, float* y, long yStride) where T : struct, ITokenCount
     {
         float* f16 = Fp16.Pointer;   // first: nothing is live across its possible class-initialisation call
