@@ -7,7 +7,7 @@ using LLama.Native;
 namespace HybridEngine.Benchmarks;
 
 /// <summary>
-/// <c>llama-bench -m FILE [--pp 512] [--tg 128] [-r 3] [-t N] [--f16-cache]</c>: llama-bench's pp and tg tests on
+/// <c>llama-bench -m FILE [--pp 512] [--tg 128] [-r 3] [-t N] [--f16-cache] [--engine both|hybrid|llama.cpp]</c>: llama-bench's pp and tg tests on
 /// the same file with the same threads, this engine and llama.cpp (through LLamaSharp) in one process, printing
 /// both figures and the ratios. llama.cpp runs with an F32 KV cache by default, as this engine does
 /// (<c>--f16-cache</c> for llama-bench's default), no flash attention, and the same random tokens.
@@ -19,6 +19,7 @@ public static class LlamaBench
         string? model = null;
         int pp = 512, tg = 128, reps = 3, threads = Environment.ProcessorCount;
         bool f16Cache = false;
+        string engine = "both";
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -30,19 +31,23 @@ public static class LlamaBench
                 case "-r": case "--repetitions": reps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "-t": case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--f16-cache": f16Cache = true; break;
+                case "--engine": engine = Next(); break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
-        if (model == null) { Console.Error.WriteLine("usage: llama-bench -m FILE [--pp 512] [--tg 128] [-r 3] [-t N] [--f16-cache]"); return 2; }
+        if (model == null) { Console.Error.WriteLine("usage: llama-bench -m FILE [--pp 512] [--tg 128] [-r 3] [-t N] [--f16-cache] [--engine both|hybrid|llama.cpp]"); return 2; }
         var options = new BenchOptions(pp, tg, reps);
 
-        BenchResult ours;
-        using (var loaded = LoadedModel.Load(model))
-        using (var executor = loaded.CreateExecutor(new ExecutorOptions(Context: Math.Max(pp, tg), BatchSize: Math.Max(1, Math.Min(pp, 512)), Threads: threads)))
+        if (engine is not ("both" or "hybrid" or "llama.cpp")) { Console.Error.WriteLine("--engine is both, hybrid or llama.cpp"); return 2; }
+        var empty = new BenchResult(null, null);
+        var ours = empty;
+        if (engine != "llama.cpp")
         {
-            ours = Benchmark.Run(executor, options);
+            using var loaded = LoadedModel.Load(model);
+            using var executor = loaded.CreateExecutor(new ExecutorOptions(Context: Math.Max(pp, tg), BatchSize: Math.Max(1, Math.Min(pp, 512)), Threads: threads));
+            ours = CpuTimed("hybrid", options, o => Benchmark.Run(executor, o));
         }
-        var theirs = LlamaCpp(model, options, threads, f16Cache);
+        var theirs = engine == "hybrid" ? empty : LlamaCpp(model, options, threads, f16Cache);
 
         Console.WriteLine($"model={Path.GetFileName(model)} threads={threads} pp={pp} tg={tg} r={reps} llama_cpp_cache={(f16Cache ? "f16" : "f32")}");
         Print("hybrid", ours);
@@ -51,6 +56,25 @@ public static class LlamaBench
             a == null || b == null ? "n/a" : (a.TokensPerSecond / b.TokensPerSecond).ToString("F3", CultureInfo.InvariantCulture);
         Console.WriteLine($"ratio (hybrid / llama.cpp): pp={Ratio(ours.Prompt, theirs.Prompt)} tg={Ratio(ours.Generation, theirs.Generation)}");
         return 0;
+    }
+
+    /// <summary>
+    /// Runs pp and tg apart and prints the process CPU time each took per token (warm-up included): on a loaded
+    /// machine CPU time is steadier than wall time, though spinning worker threads count in it.
+    /// </summary>
+    internal static BenchResult CpuTimed(string engine, BenchOptions options, Func<BenchOptions, BenchResult> run)
+    {
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        double CpuSeconds() { process.Refresh(); return process.TotalProcessorTime.TotalSeconds; }
+        double start = CpuSeconds();
+        var pp = options.PromptTokens > 0 ? run(options with { GenTokens = 0 }).Prompt : null;
+        double mid = CpuSeconds();
+        var tg = options.GenTokens > 0 ? run(options with { PromptTokens = 0 }).Generation : null;
+        double end = CpuSeconds();
+        int runs = options.Repetitions + 1;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{engine,-10} cpu_ms_per_pp_tok={(mid - start) * 1e3 / Math.Max(1, runs * options.PromptTokens):F2} cpu_ms_per_tg_tok={(end - mid) * 1e3 / Math.Max(1, runs * options.GenTokens):F2}"));
+        return new BenchResult(pp, tg);
     }
 
     private static void Print(string engine, BenchResult r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -75,7 +99,6 @@ public static class LlamaBench
         using var weights = LLamaWeights.LoadFromFile(parameters);
         using var ctx = weights.CreateContext(parameters);
         int vocab = weights.Vocab.Count;
-        var random = new Random(options.Seed);
         var batch = new LLamaBatch();
 
         void Clear() => ctx.NativeHandle.MemoryClear();
@@ -85,34 +108,40 @@ public static class LlamaBench
             if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode returned {result}");
         }
 
-        BenchFigure? prompt = null, generation = null;
-        if (options.PromptTokens > 0)
+        return CpuTimed("llama.cpp", options, o => Tests(o));
+
+        BenchResult Tests(BenchOptions options)
         {
-            int[] tokens = Enumerable.Range(0, options.PromptTokens).Select(_ => random.Next(vocab)).ToArray();
-            prompt = Benchmark.Measure(options.PromptTokens, options.Repetitions, () =>
+            var random = new Random(options.Seed);
+            BenchFigure? prompt = null, generation = null;
+            if (options.PromptTokens > 0)
             {
-                Clear();
-                batch.Clear();
-                for (int i = 0; i < tokens.Length; i++) batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, i == tokens.Length - 1);
-                Decode();
-                ctx.NativeHandle.Synchronize();
-            });
-        }
-        if (options.GenTokens > 0)
-        {
-            int[] tokens = Enumerable.Range(0, options.GenTokens).Select(_ => random.Next(vocab)).ToArray();
-            generation = Benchmark.Measure(options.GenTokens, options.Repetitions, () =>
-            {
-                Clear();
-                for (int i = 0; i < tokens.Length; i++)
+                int[] tokens = Enumerable.Range(0, options.PromptTokens).Select(_ => random.Next(vocab)).ToArray();
+                prompt = Benchmark.Measure(options.PromptTokens, options.Repetitions, () =>
                 {
+                    Clear();
                     batch.Clear();
-                    batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, true);
+                    for (int i = 0; i < tokens.Length; i++) batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, i == tokens.Length - 1);
                     Decode();
-                }
-                ctx.NativeHandle.Synchronize();
-            });
+                    ctx.NativeHandle.Synchronize();
+                });
+            }
+            if (options.GenTokens > 0)
+            {
+                int[] tokens = Enumerable.Range(0, options.GenTokens).Select(_ => random.Next(vocab)).ToArray();
+                generation = Benchmark.Measure(options.GenTokens, options.Repetitions, () =>
+                {
+                    Clear();
+                    for (int i = 0; i < tokens.Length; i++)
+                    {
+                        batch.Clear();
+                        batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, true);
+                        Decode();
+                    }
+                    ctx.NativeHandle.Synchronize();
+                });
+            }
+            return new BenchResult(prompt, generation);
         }
-        return new BenchResult(prompt, generation);
     }
 }

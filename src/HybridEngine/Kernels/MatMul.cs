@@ -51,6 +51,7 @@ public static unsafe class MatMul
             var job = new RowsJob
             {
                 Dot = DotKernels.Get(w.Type, simd),
+                Dot4 = DotKernels.GetDot4(w.Type, simd),
                 Weights = w.Data,
                 RowBytes = w.RowBytes,
                 Blocks = w.BlocksPerRow,
@@ -82,10 +83,14 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once.</summary>
+    /// <summary>
+    /// Rows [start, end) of the product; the tokens are the inner loop so a weight row is fetched once. Where the type
+    /// has a multi-token kernel, tokens go through it four at a time (it unpacks each weight block once for all four).
+    /// </summary>
     private struct RowsJob : IRangeJob
     {
         public delegate*<byte*, byte*, int, float> Dot;
+        public delegate*<byte*, byte*, long, int, int, float*, long, void> Dot4;
         public byte* Weights;
         public long RowBytes;
         public int Blocks;
@@ -100,6 +105,12 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * RowBytes;
+                if (Dot4 != null && Tokens > 1)
+                {
+                    for (int t = 0; t < Tokens; t += 4)
+                        Dot4(row, Activations + (long)t * ActBytes, ActBytes, Math.Min(4, Tokens - t), Blocks, Output + (long)t * Rows + r, Rows);
+                    continue;
+                }
                 for (int t = 0; t < Tokens; t++)
                     Output[(long)t * Rows + r] = Dot(row, Activations + (long)t * ActBytes, Blocks);
             }

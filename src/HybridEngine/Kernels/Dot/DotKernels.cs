@@ -8,8 +8,9 @@ namespace HybridEngine.Kernels.Dot;
 /// quantized by <see cref="ActivationQuantizer"/>) and <c>blocks</c> counts weight blocks (elements for float types).
 /// <para>What each <see cref="SimdLevel"/> runs: <c>Scalar</c> is the reference twin; <c>Vector128</c> is portable
 /// 128-bit code (the IQ1/IQ2/IQ3 types fall back to their scalar twin there); <c>Avx2</c> is 256-bit AVX2 + FMA;
-/// <c>Avx512</c> runs the 256-bit kernels with vpdpbusd (AVX-VNNI) for the int8 products where the CPU has it, and
-/// 512-bit FMA for F32 weights. The K-quants and IQ4_XS use pmaddubsw + pmaddwd (which folds in the scales) on
+/// <c>Avx512</c> runs the 256-bit kernels with vpdpbusd (AVX-VNNI) for the int8 products where the CPU has it,
+/// 512-bit FMA for F32 weights, and 512-bit kernels for Q4_K. Multi-token forms (<see cref="GetDot4"/>) exist for Q4_K (AVX-512) and for Q8_0,
+/// Q5_0 and Q4_0 (both AVX levels). The K-quants and IQ4_XS use pmaddubsw + pmaddwd (which folds in the scales) on
 /// both AVX levels. Every level computes the same exact integer block sums; only float accumulation order differs.</para>
 /// <para>Kernels are marked AggressiveOptimization: they run hot from the first token, and unoptimized (tier-0) code
 /// for vector intrinsics is many times slower.</para>
@@ -25,6 +26,31 @@ public static unsafe class DotKernels
     ];
 
     public static bool IsSupported(GgmlType type) => SupportedTypes.Contains(type);
+
+    /// <summary>
+    /// Whether <paramref name="type"/> has a one-row × several-token kernel at <paramref name="level"/>:
+    /// <c>void dot4(byte* weightRow, byte* activations, long activationStride, int tokens, int blocks, float* y, long yStride)</c>
+    /// writes <c>y[t·yStride] = dot(weightRow, activations + t·activationStride)</c> for t &lt; tokens (1..4). It
+    /// unpacks each weight block once for all those tokens; the matrix-matrix product sends tokens through it four
+    /// at a time.
+    /// </summary>
+    public static bool HasDot4(GgmlType type, SimdLevel level) => GetDot4(type, level) != null;
+
+    /// <summary>The four-token kernel (see <see cref="HasDot4"/>), or null.</summary>
+    public static delegate*<byte*, byte*, long, int, int, float*, long, void> GetDot4(GgmlType type, SimdLevel level)
+    {
+        level = Simd.Clamp(level);
+        if (level < SimdLevel.Avx2) return null;
+        bool vnni = level == SimdLevel.Avx512 && System.Runtime.Intrinsics.X86.AvxVnni.IsSupported;
+        return type switch
+        {
+            GgmlType.Q4_K when level == SimdLevel.Avx512 => &Q4_KAvx512.Dot4,
+            GgmlType.Q8_0 => vnni ? &Block32Dot4.Dot4<Q8_0Block32, WithVnni> : &Block32Dot4.Dot4<Q8_0Block32, NoVnni>,
+            GgmlType.Q5_0 => vnni ? &Block32Dot4.Dot4<Q5_0Block32, WithVnni> : &Block32Dot4.Dot4<Q5_0Block32, NoVnni>,
+            GgmlType.Q4_0 => vnni ? &Block32Dot4.Dot4<Q4_0Block32, WithVnni> : &Block32Dot4.Dot4<Q4_0Block32, NoVnni>,
+            _ => null,
+        };
+    }
 
     /// <summary>The kernel for <paramref name="type"/> at <paramref name="level"/> (capped at what this CPU runs).</summary>
     public static delegate*<byte*, byte*, int, float> Get(GgmlType type, SimdLevel level)

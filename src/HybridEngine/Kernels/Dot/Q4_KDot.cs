@@ -20,7 +20,8 @@ internal static unsafe class Q4_KDot
     {
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
-        _ => &Avx2Path,
+        SimdLevel.Avx2 => &Avx2Path,
+        _ => &Q4_KAvx512.Dot,
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -100,6 +101,7 @@ internal static unsafe class Q4_KDot
     }
 
     /// <summary>Σ_g bsums[g]·m_{g/2}: each min byte duplicated to two int16 lanes, then one pmaddwd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int MinsDot(byte* a, ulong mins)
     {
         var spread = Ssse3.Shuffle(Vector128.CreateScalar(mins).AsByte(), Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
