@@ -92,7 +92,8 @@ public sealed class RuntimeSetup
             "page-cache" => StreamMode.PageCache,
             var other => throw new UsageException($"--stream-mode '{other}' is not one of auto, direct, page-cache"),
         };
-        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine);
+        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine)
+            with { Prefetch = !parse.GetValue(NoPrefetch) };
         bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || options.VramBudget is not null || parse.GetValue(ExpertStats) is not null;
 
         Plan? plan = null;
@@ -193,8 +194,11 @@ public sealed class RuntimeSetup
 
     private static string Peak() => PeakResidentBytes() is { } hwm ? $"; peak resident {hwm} bytes" : "";
 
-    /// <summary>The cache's counters as one stderr line (nothing when no cache streams).</summary>
-    public static string? StatsLine(Placed placed, RuntimeCounters counters)
+    /// <summary>
+    /// The cache's counters as stderr lines: the whole run, then (given the counters when prefill ended) the decode
+    /// steps alone, which is what the plan's per-token predictions describe.
+    /// </summary>
+    public static string? StatsLine(Placed placed, RuntimeCounters counters, StreamingSnapshot? afterPrefill = null)
     {
         if (placed.Plan is null) return null;
         long tokens = Math.Max(1, counters.PrefillTokens + counters.DecodeTokens);
@@ -203,10 +207,18 @@ public sealed class RuntimeSetup
             return string.Create(CultureInfo.InvariantCulture,
                 $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{AcceleratorSummary(placed.Placement)}{Peak()}");
         var c = cache.Counters;
-        return string.Create(CultureInfo.InvariantCulture,
+        string line = string.Create(CultureInfo.InvariantCulture,
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
-            $"I/O wait {c.WaitSeconds:F3} s; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
+            $"I/O wait {c.WaitSeconds:F3} s; reader {c.ReaderBytesPerSecond / 1e9:F2} GB/s while busy; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
             $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement)}{Peak()}");
+        if (afterPrefill is not { } start || counters.DecodeTokens == 0) return line;
+        var d = c.Snapshot() - start;
+        double n = counters.DecodeTokens, perToken = d.BytesRead / n, tps = counters.DecodeTokensPerSecond;
+        double Error(double measured, double predicted) => predicted > 0 ? measured / predicted - 1 : double.NaN;
+        return line + Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
+            $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1}, " +
+            $"disk {perToken / 1e6:F2} MB/token ({Error(perToken, p.DiskBytesPerToken):+0.0%;-0.0%} vs plan), {d.PrefetchReads} guessed reads; " +
+            $"reader busy {d.ReaderBusySeconds:F3} s of {counters.DecodeSeconds:F3} s at {d.ReaderBytesPerSecond / 1e9:F2} GB/s; I/O wait {d.WaitSeconds:F3} s");
     }
 }

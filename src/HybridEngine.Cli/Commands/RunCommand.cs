@@ -82,8 +82,11 @@ public static class RunCommand
             var decoder = Encoding.UTF8.GetDecoder();
             var chars = new char[64];
             var sampler = new Sampler(executor.Vocab, sampling);
+            HybridEngine.Runtime.Streaming.StreamingSnapshot? afterPrefill = null;
             foreach (int id in Generator.Generate(executor, promptIds, n, sampler, tokenizer.Vocabulary.EndOfGeneration))
             {
+                // The first token comes right after prefill: what the cache did from here on is the decode steps'.
+                afterPrefill ??= placed.Cache?.Counters.Snapshot();
                 var bytes = tokenizer.TokenToPieceBytes(id, renderSpecial: false);
                 if (chars.Length < bytes.Length + 8) chars = new char[bytes.Length + 8];
                 int written = decoder.GetChars(bytes, chars, flush: false);
@@ -97,7 +100,7 @@ public static class RunCommand
                 var c = executor.Counters;
                 stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"prefill: {c.PrefillTokens} tokens, {c.PrefillTokensPerSecond:F1} tok/s; decode: {c.DecodeTokens} tokens, {c.DecodeTokensPerSecond:F1} tok/s"));
-                if (RuntimeSetup.StatsLine(placed, c) is { } line) stderr.WriteLine(line);
+                if (RuntimeSetup.StatsLine(placed, c, afterPrefill) is { } line) stderr.WriteLine(line);
             }
             return 0;
         });

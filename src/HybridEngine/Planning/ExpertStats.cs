@@ -46,12 +46,20 @@ public sealed record ExpertStats(string Source, string Model, long Tokens, Immut
         return null;
     }
 
-    /// <summary>Per-expert share of the routings of <c>Layers[layerIndex]</c> (sums to 1; uniform when the layer has no counts).</summary>
+    /// <summary>Pseudo-count added to every expert's measured count (Laplace's rule of succession).</summary>
+    public const double MeasuredPseudoCount = 1;
+
+    /// <summary>
+    /// Per-expert share of the routings of <c>Layers[layerIndex]</c> (sums to 1; uniform when the layer has no counts).
+    /// Measured counts get <see cref="MeasuredPseudoCount"/> each, (c + 1) / (total + n): an expert a short calibration
+    /// never saw may still be routed to, and a share of exactly 0 would promise the plan it never is.
+    /// </summary>
     public double[] Shares(int layerIndex)
     {
         var counts = Layers[layerIndex].Counts;
-        double total = counts.Sum();
-        return total > 0 ? counts.Select(c => c / total).ToArray() : Enumerable.Repeat(1.0 / counts.Length, counts.Length).ToArray();
+        double add = IsMeasured ? MeasuredPseudoCount : 0;
+        double total = counts.Sum() + add * counts.Length;
+        return total > 0 ? counts.Select(c => (c + add) / total).ToArray() : Enumerable.Repeat(1.0 / counts.Length, counts.Length).ToArray();
     }
 
     /// <summary>

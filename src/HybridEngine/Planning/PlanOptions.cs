@@ -5,7 +5,8 @@ namespace HybridEngine.Planning;
 /// <param name="RamBudget">Everything the process may hold in RAM (weights, cache, KV, scratch, runtime); null: the machine's default.</param>
 /// <param name="VramBudget">GPU memory the plan may use; null: the device's memory less a reserve.</param>
 /// <param name="CpuOnly">Places nothing on any GPU, whatever the hardware lists.</param>
-public sealed record PlanOptions(int ContextLength = 4096, long? RamBudget = null, long? VramBudget = null, bool CpuOnly = false)
+/// <param name="Prefetch">The runtime reads guessed next-layer experts ahead (its default); the disk prediction counts their wrong guesses.</param>
+public sealed record PlanOptions(int ContextLength = 4096, long? RamBudget = null, long? VramBudget = null, bool CpuOnly = false, bool Prefetch = true)
 {
     public string? Validate()
     {

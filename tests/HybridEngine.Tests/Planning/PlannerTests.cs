@@ -73,7 +73,10 @@ public sealed class PlannerTests
         Assert.Equal((double)cache / Qwen.RoutedExpertBytes, plan.Prediction.ExpertHitRate, 6);
         // Every token routes expertsUsed experts per MoE layer; the misses are read from disk.
         double perToken = (double)Qwen.HyperParameters.ExpertsUsed * Qwen.MoeLayers.Length * Qwen.MoeLayers[0].ExpertBytes;
-        Assert.Equal(perToken * (1 - (double)cache / Qwen.RoutedExpertBytes), plan.Prediction.DiskBytesPerToken, perToken * 1e-6);
+        // The runtime prefetches by default: wrong guesses add PrefetchWasteShare of the misses.
+        Assert.Equal(perToken * (1 - (double)cache / Qwen.RoutedExpertBytes) * (1 + Planner.PrefetchWasteShare), plan.Prediction.DiskBytesPerToken, perToken * 1e-6);
+        var off = Planner.Create(Qwen, MiniPc32(), new PlanOptions(Context, RamBudget: budget, Prefetch: false));
+        Assert.Equal(perToken * (1 - (double)cache / Qwen.RoutedExpertBytes), off.Prediction.DiskBytesPerToken, perToken * 1e-6);
     }
 
     [Fact]

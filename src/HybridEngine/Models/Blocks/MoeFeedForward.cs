@@ -50,6 +50,9 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             if (tokens == 1 && Next is { } next) GuessNext(ex, next, prefetcher);
         }
 
+        // The shared experts first: they need no routed weights, so they compute while the routed experts' reads are in
+        // flight. Their output is added after the routed sum, as before, so the result does not depend on this order.
+        shared?.Forward(ex, tokens, s.SharedOut);
         var output = s.BlockOut.AsSpan(0, tokens * hidden);
         output.Clear();
         for (int e = 0; e < n; e++)
@@ -81,11 +84,7 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             }
         }
 
-        if (shared != null)
-        {
-            shared.Forward(ex, tokens, s.SharedOut);
-            System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
-        }
+        if (shared != null) System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
     }
 
     // The next layer's router applied to this layer's input: the hidden state changes little from one layer to the

@@ -11,7 +11,7 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
 {
     public string Name => "deepseek2";
     public string GgufArchitecture => "deepseek2";
-    public bool FoldsRouterBias => false;
+    public bool FoldsRouterBias => true;
 
     public SyntheticModelSpec? Preset(string preset) => preset switch
     {
@@ -117,7 +117,7 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
         w.Add(p + "vocab_size", GgufValue.UInt32((uint)vocabSize));
     }
 
-    /// <summary>The tensor set of SPEC 3.2. exp_probs_b is written for sigmoid gating (V3) or whenever skew is set.</summary>
+    /// <summary>The tensor set of SPEC 3.2. exp_probs_b is written for sigmoid gating (V3); skew is folded into the router rows.</summary>
     public IEnumerable<SyntheticTensor> Tensors(SyntheticModelSpec s, SyntheticOptions o, int vocabSize)
     {
         int e = s.Hidden, dk = s.NopeDim + s.RopeDim, x = s.Experts;
@@ -158,7 +158,7 @@ public sealed class Deepseek2Synth : ISyntheticArchitecture
                 continue;
             }
             yield return new SyntheticTensor(b + "ffn_gate_inp.weight", [e, x], WeightRole.Router, e, i);
-            if (s.Gating == ExpertGating.Sigmoid || o.Skew != 0f)
+            if (s.Gating == ExpertGating.Sigmoid)
                 yield return new SyntheticTensor(b + "exp_probs_b.bias", [x], WeightRole.ExpertBias, x, i);
             yield return SyntheticTensor.Matrix(b + "ffn_gate_exps.weight", e, s.ExpertFfn, x);
             yield return SyntheticTensor.Matrix(b + "ffn_up_exps.weight", e, s.ExpertFfn, x);

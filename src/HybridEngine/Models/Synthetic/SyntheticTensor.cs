@@ -9,11 +9,11 @@ public enum WeightRole
     Matrix,
     /// <summary>An RMSNorm weight: 1 + N(0, 0.05²). Always F32.</summary>
     Norm,
-    /// <summary>token_embd: N(0, 1), plus a shared direction when router bias is folded in (skew on non-deepseek archs).</summary>
+    /// <summary>token_embd: N(0, 1), plus a shared direction when router bias is folded in (any skew).</summary>
     Embedding,
     /// <summary>ffn_gate_inp, rows are experts: a Matrix plus the folded popularity bias. Always F32.</summary>
     Router,
-    /// <summary>exp_probs_b.bias: −skew·ln(1+rank) + N(0, 0.01²). Always F32.</summary>
+    /// <summary>exp_probs_b.bias: N(0, 0.01²), plus −skew·ln(1+rank) when the skew is not folded into the router. Always F32.</summary>
     ExpertBias,
     /// <summary>attn_k_b, derived element-wise from the attn_kv_b of the same layer and seed.</summary>
     KFromKvB,
@@ -58,7 +58,11 @@ public interface ISyntheticArchitecture
     /// <summary>The preset's shape, or null if this architecture has no such preset.</summary>
     SyntheticModelSpec? Preset(string preset);
 
-    /// <summary>Whether the router cannot carry a bias tensor, so skew is folded into the router rows.</summary>
+    /// <summary>
+    /// Whether skew is folded into the router rows (a logit offset, so popularity follows a Zipf law while each token
+    /// still picks by its own logits). Every architecture does: a selection bias added to softmax or sigmoid scores,
+    /// which lie in (0, 1), would outweigh them and route nearly every token to the same experts.
+    /// </summary>
     bool FoldsRouterBias { get; }
 
     /// <summary>Throws <see cref="ArgumentException"/> when the options do not fit this spec.</summary>

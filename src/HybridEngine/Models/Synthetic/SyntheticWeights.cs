@@ -107,7 +107,8 @@ public sealed class SyntheticWeights
                     break;
                 }
                 case WeightRole.ExpertBias:
-                    for (int j = 0; j < n; j++) output[j] = _bias![j] + ExpertBiasNoise * SyntheticRandom.Normal(_key, j);
+                    // With the popularity folded into the router's logits, the selection bias keeps only its noise.
+                    for (int j = 0; j < n; j++) output[j] = (_owner._foldRouterBias ? 0f : _bias![j]) + ExpertBiasNoise * SyntheticRandom.Normal(_key, j);
                     break;
                 case WeightRole.KFromKvB:
                 {

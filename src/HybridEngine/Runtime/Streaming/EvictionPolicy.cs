@@ -30,6 +30,12 @@ public abstract class EvictionPolicy
     /// <summary>Higher keeps longer.</summary>
     public abstract double Priority(long key, long now);
 
+    /// <summary>
+    /// The priority an item not cached would have if it were requested now: a read ahead of its request (a guess) may
+    /// evict only items below it.
+    /// </summary>
+    public abstract double PriorityIfRequested(long key, long now);
+
     public static long Key(int layer, int expert) => ((long)layer << 32) | (uint)expert;
 
     /// <param name="requestsPerToken">Expert requests one token makes (MoE layers × experts used); scales the decay.</param>
@@ -64,6 +70,8 @@ public sealed class LruPolicy : EvictionPolicy
     public override void OnEvict(long key) => _last.Remove(key);
 
     public override double Priority(long key, long now) => _last.GetValueOrDefault(key);
+
+    public override double PriorityIfRequested(long key, long now) => now;
 }
 
 /// <summary>
@@ -96,6 +104,8 @@ public sealed class FrequencyDecayPolicy(long halvingRequests) : EvictionPolicy
     public override void OnEvict(long key) => _inserted.Remove(key);
 
     public override double Priority(long key, long now) => Count(key, now) - TieBreak * _inserted.GetValueOrDefault(key);
+
+    public override double PriorityIfRequested(long key, long now) => Count(key, now) + 1 - TieBreak * now;
 
     private double Count(long key, long now)
     {

@@ -192,9 +192,12 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         foreach (var s in slabs) bytes += AlignedSpan(s).Length;
         if (bytes > Options.CapacityBytes)
             throw new InvalidOperationException($"the expert cache of {Options.CapacityBytes} bytes cannot hold one expert of {bytes} bytes");
+        // A guess displaces only experts the policy values less than the guessed one: a wrong guess then costs a read
+        // but never evicts an expert that is more likely to be needed.
+        double below = mustFit ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
         while (_used + bytes > Options.CapacityBytes)
         {
-            var victim = Victim();
+            var victim = Victim(below);
             if (victim is null)
             {
                 if (!mustFit) return null;
@@ -218,10 +221,10 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         return entry;
     }
 
-    private Entry? Victim()
+    private Entry? Victim(double below)
     {
         Entry? best = null;
-        double lowest = double.MaxValue;
+        double lowest = below;
         foreach (var e in _entries.Values)
         {
             if (e.Pins > 0 || !e.Ready.IsSet) continue;
@@ -242,6 +245,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     {
         foreach (var entry in _queue.GetConsumingEnumerable())
         {
+            Counters.ReadStarted();
             try { Read(entry); }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
             {
@@ -251,6 +255,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             }
             finally
             {
+                Counters.ReadEnded();
                 entry.Ready.Set();
                 lock (_gate) Monitor.PulseAll(_gate);
             }
