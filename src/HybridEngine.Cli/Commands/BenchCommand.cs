@@ -11,8 +11,8 @@ namespace HybridEngine.Cli.Commands;
 /// <summary>
 /// <c>hybrid bench -m MODEL [--pp 512] [--tg 128] [-r 3] [-t N] [--json] [placement options]</c> (CLI.md): llama-bench's
 /// pp and tg tests (see <see cref="Benchmark"/>) on the model placed as <c>run</c> places it (<see cref="RuntimeSetup"/>);
-/// prints <c>pp_tok_s=&lt;x&gt; tg_tok_s=&lt;y&gt;</c> and, on stderr, the placement and expert-cache line of
-/// <c>run --stats</c> (in --json: the same figures as fields). Cache figures cover every run, warm-ups included. The same measurement
+/// prints <c>pp_tok_s=&lt;x&gt; tg_tok_s=&lt;y&gt;</c> (or with --json one document that also holds the placement and the
+/// cache's figures) and, on stderr, the placement and expert-cache line of <c>run --stats</c>. Cache figures cover every run, warm-ups included. The same measurement
 /// of llama.cpp on the same file runs from the benchmarks project: <c>dotnet run --project
 /// tests/HybridEngine.Benchmarks -c Release -- llama-bench -m MODEL ...</c>.
 /// </summary>
@@ -75,8 +75,8 @@ public static class BenchCommand
                 if (result.Prompt is { } p) parts.Add(string.Create(CultureInfo.InvariantCulture, $"pp_tok_s={p.TokensPerSecond:F2}"));
                 if (result.Generation is { } g) parts.Add(string.Create(CultureInfo.InvariantCulture, $"tg_tok_s={g.TokensPerSecond:F2}"));
                 stdout.WriteLine(string.Join(' ', parts));
-                if (RuntimeSetup.StatsLine(placed, executor.Counters) is { } line) stderr.WriteLine(line);
             }
+            if (RuntimeSetup.StatsLine(placed, executor.Counters) is { } line) stderr.WriteLine(line);
             return 0;
         });
         return command;
