@@ -59,6 +59,12 @@ public sealed class ChatCommandTests : IDisposable
         Assert.True(streamed.Code == 0, streamed.Err);
         Assert.Equal(2, resident.Out.Count(c => c == '\n'));
         Assert.Equal(resident.Out, streamed.Out);
+        // The budget really streams experts: the plan for it (same inputs, so the same plan) leaves some on disk.
+        var planOut = new StringWriter();
+        var planRoot = new RootCommand("test");
+        planRoot.Subcommands.Add(PlanCommand.Create(planOut, new StringWriter(), _options, TuneScratch.Small));
+        Assert.Equal(0, CliRunner.Run(planRoot, ["plan", "-m", _model, "--profile", _profile, "-c", "128", "--cpu-only", "--ram-budget", budget, "--json"]));
+        Assert.Contains(StreamingFixture.Json(planOut.ToString()).GetProperty("experts").EnumerateArray(), l => l.GetProperty("streamed").GetArrayLength() > 0);
         var bad = Chat(input, "--cache-policy", "fifo");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--cache-policy 'fifo'", bad.Err);
