@@ -15,7 +15,7 @@ namespace HybridEngine.Cli;
 public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
-/// The placement options run, eval and serve share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
+/// The placement options run, eval, serve, chat, perplexity, bench and calibrate share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
 /// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
 /// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
 /// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
