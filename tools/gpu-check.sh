@@ -4,8 +4,12 @@
 #   2. runs the GPU kernel tests on the CUDA accelerator (HYBRID_GPU_TESTS=cuda makes tests/HybridEngine.Tests/Gpu
 #      target the first CUDA device instead of ILGPU's CPU accelerator; no CUDA device is then a failure),
 #   3. prints quantized matrix-vector GB/s per weight type against the card's memory bandwidth, then one-token
-#      attention over a full 4096-position device KV cache (GQA and absorbed MLA) in µs and GB/s (tools/GpuBench).
+#      attention over a full 4096-position device KV cache (GQA and absorbed MLA) in µs and GB/s (tools/GpuBench),
+#   4. synthesizes the `medium` deepseek2 model at q4_k in a temporary folder and runs `hybrid bench` (pp 128, tg 32,
+#      one run) with the plan's GPU placement and with --cpu-only, printing both lines. The first bench tunes this
+#      machine once (quick tune, GPU included) into that folder.
 # Usage: tools/gpu-check.sh [bench MiB per matrix, default 256]
+# BENCH_ONLY=1 runs only step 4 (after building the CLI); BENCH_PRESET=small benches a smaller preset (a CPU-only try).
 # CARD_GBPS=4800 overrides the bandwidth derived from the driver's memory clock and bus width.
 # Exit status: non-zero when the build, the tests or the bench fail.
 set -euo pipefail
@@ -24,8 +28,32 @@ else
   echo "gpu-check: nvidia-smi not found; CUDA discovery below will say whether a device is usable"
 fi
 
+HYBRID=src/HybridEngine.Cli/bin/Release/net10.0/hybrid.dll
+PRESET="${BENCH_PRESET:-medium}"
+
+bench_medium() {
+  echo "== hybrid bench on the ${PRESET} deepseek2 preset at q4_k: GPU placement against --cpu-only (pp 128, tg 32, 1 run)"
+  local work model gpu cpu
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  model="$work/deepseek2-${PRESET}-q4_k.gguf"
+  # Profiles go to the temporary folder: nothing is left in the user's profile folder.
+  export HYBRID_Paths__UserProfileDirectory="$work/profiles" HYBRID_Paths__ProfileDirectory="$work/profiles"
+  timeout 240 dotnet "$HYBRID" synth --arch deepseek2 --preset "$PRESET" --type q4_k --skew 1 --seed 1 --out "$model"
+  gpu="$(timeout 240 dotnet "$HYBRID" bench -m "$model" --pp 128 --tg 32 -r 1)"
+  cpu="$(timeout 180 dotnet "$HYBRID" bench -m "$model" --pp 128 --tg 32 -r 1 --cpu-only)"
+  echo "gpu placement: $gpu"
+  echo "cpu-only:      $cpu"
+}
+
+if [[ "${BENCH_ONLY:-0}" == 1 ]]; then
+  timeout 300 dotnet build src/HybridEngine.Cli/HybridEngine.Cli.csproj -c Release -nologo -v q
+  bench_medium
+  exit 0
+fi
+
 echo "== build"
-# Build only what the check needs (the GPU project, its tests, the bench): not the CLI or benchmarks.
+# Build only what the check needs (the GPU project, its tests and so the CLI, the bench): not the benchmarks.
 timeout 300 dotnet build tests/HybridEngine.Tests/HybridEngine.Tests.csproj -c Release -nologo -v q
 timeout 120 dotnet build tools/GpuBench/GpuBench.csproj -c Release -nologo -v q
 
@@ -35,3 +63,5 @@ HYBRID_GPU_TESTS=cuda timeout 300 dotnet test tests/HybridEngine.Tests/HybridEng
 
 echo "== quantized matvec bandwidth (${MIB} MiB of weights per type, 1 s each)"
 timeout 240 dotnet tools/GpuBench/bin/Release/net10.0/GpuBench.dll --mib "$MIB" --seconds 1
+
+bench_medium

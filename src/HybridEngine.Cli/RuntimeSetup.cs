@@ -15,7 +15,7 @@ namespace HybridEngine.Cli;
 public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
-/// The placement options run, eval and serve share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
+/// The placement options run, eval, serve, chat, perplexity, bench and calibrate share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
 /// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
 /// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
 /// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
@@ -37,6 +37,22 @@ public sealed class RuntimeSetup
 
     /// <summary>Opens the accelerators (tests substitute ILGPU's CPU accelerator standing in for a GPU).</summary>
     public Func<GpuDiscovery> DiscoverGpus { get; init; } = () => GpuDevices.Discover();
+
+    /// <summary>Files at least this large show a load progress bar (on a terminal's stderr only; tests lower it).</summary>
+    public long ProgressThresholdBytes { get; init; } = LoadProgressView.DefaultThresholdBytes;
+
+    /// <summary>Told of every load progress report, shown or not (tests).</summary>
+    public Action<LoadProgress>? OnProgress { get; init; }
+
+    /// <summary>A setup that opens accelerators with <paramref name="discoverGpus"/> when given (tests), else by discovery.</summary>
+    public static RuntimeSetup For(Func<GpuDiscovery>? discoverGpus) => discoverGpus is null ? new RuntimeSetup() : new RuntimeSetup { DiscoverGpus = discoverGpus };
+
+    /// <summary>The model's trained context from its header (0 when absent): verbs settle the context before the plan sizes the KV cache.</summary>
+    public static int TrainedContext(string path)
+    {
+        using var header = GgufFile.Open(path);
+        return new Models.ModelMetadata(header, header.Architecture ?? "").Int("context_length", 0);
+    }
 
     public void AddTo(Command command)
     {
@@ -78,10 +94,12 @@ public sealed class RuntimeSetup
 
     /// <summary>
     /// Plans (when the model has routed experts or a placement flag is given: a dense model with no flags runs resident
-    /// and needs no profile), loads, and installs the expert cache the plan calls for.
+    /// and needs no profile), loads, pages in what stays in RAM, and installs the expert cache the plan calls for.
+    /// Loading a large file shows a progress bar on <paramref name="err"/> when it is a terminal, unless
+    /// <paramref name="quiet"/> (--json).
     /// </summary>
     public Placed Load(ParseResult parse, string path, int context, EngineOptions engine, TextWriter err,
-        Func<TuneOptions, TuneOptions>? adjustTune = null)
+        Func<TuneOptions, TuneOptions>? adjustTune = null, bool quiet = false)
     {
         if (!EvictionPolicy.TryParse(parse.GetValue(Policy)!, out var policy))
             throw new UsageException($"--cache-policy '{parse.GetValue(Policy)}' is not one of lfu-decay, lru");
@@ -113,7 +131,17 @@ public sealed class RuntimeSetup
             }
         }
 
+        bool show = !quiet && LoadProgressView.IsTerminal(err) && new FileInfo(path).Length >= ProgressThresholdBytes;
+        return LoadProgressView.Run(err, show, progress => Place(parse, path, plan, profile, cpuPlan, mode, policy, engine, err, progress), OnProgress);
+    }
+
+    /// <summary>Maps the model, carries out the plan's GPU part, pages in what stays in RAM and sets up the expert cache.</summary>
+    private Placed Place(ParseResult parse, string path, Plan? plan, HardwareProfile? profile, Func<Plan>? cpuPlan, StreamMode mode,
+        EvictionPolicyKind policy, EngineOptions engine, TextWriter err, IProgress<LoadProgress>? progress)
+    {
         var loaded = LoadedModel.Load(path);
+        long total = loaded.File.FileSize;
+        progress?.Report(new LoadProgress("mapped", loaded.File.DataOffset, total));
         DevicePlacement? placement = null;
         IReadOnlyList<IComputeDevice> devices = [];
         try
@@ -125,11 +153,13 @@ public sealed class RuntimeSetup
                 // With no device at all, why discovery failed goes into the one fallback warning.
                 string why = found.Devices.Count == 0 && found.Warnings.Count > 0 ? $" [{string.Join("; ", found.Warnings)}]" : "";
                 if (found.Devices.Count > 0) foreach (string warning in found.Warnings) err.WriteLine($"warning: {warning}");
+                progress?.Report(new LoadProgress("uploading to the GPU", loaded.File.DataOffset, total));
                 placement = new DevicePlacement(loaded.Weights, devices, cpuPlan, message => err.WriteLine($"warning: {message}{why}"));
                 placement.Apply(plan);
                 plan = placement.Plan!;
                 loaded.Placement = placement;
             }
+            PageIn(loaded, plan, progress);
             Placed Make(ExpertCache? cache, string how) => new(loaded, plan, profile, cache, how, placement, devices) { ConfiguredThreads = engine.Threads };
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
             if (streamed.Count == 0) return Make(null, "resident");
@@ -149,6 +179,15 @@ public sealed class RuntimeSetup
             loaded.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Pages in what the plan keeps in RAM: tensors not on a GPU, resident experts (everything without a plan).</summary>
+    private static void PageIn(LoadedModel loaded, Plan? plan, IProgress<LoadProgress>? progress)
+    {
+        var gpuTensors = plan?.Tensors.Where(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu).Select(t => t.Name).ToHashSet() ?? [];
+        var residentExperts = plan?.Experts.ToDictionary(l => l.Layer, l => l.Resident.ToHashSet());
+        ResidentLoader.PageIn(loaded, name => !gpuTensors.Contains(name),
+            (layer, expert) => residentExperts is null || (residentExperts.TryGetValue(layer, out var set) && set.Contains(expert)), progress);
     }
 
     /// <summary>Whether the plan puts any weight on a dedicated or integrated GPU (never under --cpu-only).</summary>

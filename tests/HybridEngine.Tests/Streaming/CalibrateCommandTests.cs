@@ -12,12 +12,36 @@ namespace HybridEngine.Tests.Streaming;
 [Collection(StreamingCollection.Name)]
 public sealed class CalibrateCommandTests(StreamingFixture f)
 {
-    private static (int Code, string Err) Calibrate(params string[] args)
+    /// <summary>Runs calibrate with the fixture's profile folders and synthetic profile (the model has experts, so it is planned).</summary>
+    private (int Code, string Err) Calibrate(params string[] args)
     {
         var stderr = new StringWriter();
         var root = new RootCommand("test");
-        root.Subcommands.Add(CalibrateCommand.Create(stderr));
-        return (CliRunner.Run(root, args, stderr), stderr.ToString());
+        root.Subcommands.Add(CalibrateCommand.Create(stderr, f.Options, Tuning.TuneScratch.Small));
+        return (CliRunner.Run(root, [.. args, "--profile", f.ProfilePath], stderr), stderr.ToString());
+    }
+
+    /// <summary>
+    /// The placement options of run: with a RAM budget that leaves a quarter of the expert bytes to the cache, experts
+    /// stream and the counts are those of the resident run exactly (routing does not depend on where weights live).
+    /// </summary>
+    [Fact]
+    public void UnderARamBudgetThatStreamsTheCountsAreTheSame()
+    {
+        string prompts = Path.Combine(f.Root, "prompts-budget.txt");
+        File.WriteAllLines(prompts, ["the cat sat on the mat", "hello world, again and again"]);
+        string resident = Path.Combine(f.Root, "resident.json"), streamed = Path.Combine(f.Root, "streamed.json");
+        var a = Calibrate("calibrate", "-m", f.Tiny, "-f", prompts, "--out", resident, "-t", "1");
+        Assert.True(a.Code == 0, a.Err);
+        string budget = StreamingFixture.BudgetFor(f.Tiny, 16, 0.25).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var b = Calibrate("calibrate", "-m", f.Tiny, "-f", prompts, "--out", streamed, "-t", "1", "--ram-budget", budget, "--cache-policy", "lru");
+        Assert.True(b.Code == 0, b.Err);
+        using var file = GgufFile.Open(f.Tiny);
+        var inventory = ModelInventory.FromGguf(file);
+        var x = ExpertStats.LoadFor(resident, inventory);
+        var y = ExpertStats.LoadFor(streamed, inventory);
+        Assert.Equal(x.Tokens, y.Tokens);
+        Assert.Equal(x.Layers.Select(l => l.Counts.ToArray()), y.Layers.Select(l => l.Counts.ToArray()));
     }
 
     [Fact]
