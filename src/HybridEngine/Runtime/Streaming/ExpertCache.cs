@@ -19,9 +19,10 @@ public sealed record ExpertCacheOptions(long CapacityBytes, int BlockBytes, int 
 /// streamed experts cost the process only the cache's own buffers: they are never touched through the mapping. The
 /// gate, up and down slabs of an expert are read and kept together in one aligned buffer.
 /// <para>
-/// Reads run on <see cref="ExpertCacheOptions.QueueDepth"/> reader threads, each reading one expert in
-/// <see cref="ExpertCacheOptions.BlockBytes"/> pieces, so the compute thread only waits for an expert that is not
-/// read yet. Experts of the layer being computed (its router's choice) are pinned until the model moves to another
+/// An expert's read is split into <see cref="ExpertCacheOptions.BlockBytes"/> pieces that
+/// <see cref="ExpertCacheOptions.QueueDepth"/> reader threads take one at a time, so even a single missing expert has
+/// that many reads in flight (the queue depth the tuner measured) and the compute thread only waits for an expert
+/// that is not read yet. Experts of the layer being computed (its router's choice) are pinned until the model moves to another
 /// layer; guesses for the next layer are read only when room can be made by evicting unpinned, finished entries.
 /// Victims are chosen by the <see cref="EvictionPolicy"/>.
 /// </para>
@@ -36,7 +37,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     private readonly HashSet<Entry> _reserved = [];
     private Entry? _current;
     private readonly Dictionary<int, int[]> _guesses = [];
-    private readonly BlockingCollection<Entry> _queue = new();
+    private readonly BlockingCollection<Piece> _queue = new();
     private readonly Thread[] _readers;
     private readonly EvictionPolicy _policy;
     private readonly object _gate = new();
@@ -217,7 +218,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         _entries.Add(entry.Key, entry);
         _policy.OnInsert(EvictionPolicy.Key(layer, expert), _clock);
         _used += bytes;
-        _queue.Add(entry);
+        Queue(entry);
         return entry;
     }
 
@@ -241,52 +242,71 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         return (start, end - start);
     }
 
-    private void ReadLoop()
-    {
-        foreach (var entry in _queue.GetConsumingEnumerable())
-        {
-            Counters.ReadStarted();
-            try { Read(entry); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
-            {
-                entry.Error = new IOException(
-                    $"reading expert {entry.Key.Item2} of layer {entry.Key.Item1} from {Path.GetFileName(_path)} failed: {ex.Message}", ex);
-                lock (_gate) { Failure ??= entry.Error; Monitor.PulseAll(_gate); }
-            }
-            finally
-            {
-                Counters.ReadEnded();
-                entry.Ready.Set();
-                lock (_gate) Monitor.PulseAll(_gate);
-            }
-        }
-    }
-
-    // Reads the aligned span of each slab into the entry's buffer in block-sized pieces, then points its matrices there.
-    private void Read(Entry entry)
+    // Points the entry's matrices into its buffer and queues its block-sized pieces, slab after slab.
+    private void Queue(Entry entry)
     {
         var matrices = new WeightMatrix[3];
+        var pieces = new List<Piece>();
         long at = 0;
         for (int i = 0; i < entry.Slabs.Length; i++)
         {
             var slab = entry.Slabs[i];
             var (start, length) = AlignedSpan(slab);
             long needed = slab.FileOffset + slab.Bytes - start;
-            long done = 0;
-            while (done < needed)
-            {
-                int piece = (int)Math.Min(_block, length - done);
-                int got = RandomAccess.Read(_handle, new Span<byte>(entry.Buffer.Pointer + at + done, piece), start + done);
-                if (got <= 0)
-                    throw new IOException($"the file ends at byte {start + done}, before the expert's data (truncated?)");
-                Counters.AddBytes(got);
-                done += got;
-            }
+            for (long done = 0; done < needed; done += _block)
+                pieces.Add(new Piece(entry, start + done, at + done, (int)Math.Min(_block, length - done), (int)Math.Min(_block, needed - done)));
             var t = slab.Template;
             matrices[i] = new WeightMatrix(entry.Buffer.Pointer + at + (slab.FileOffset - start), t.Type, t.Rows, t.RowLength);
             at += length;
         }
         entry.Weights = new ExpertWeights(matrices[0], matrices[1], matrices[2]);
+        entry.Remaining = pieces.Count;
+        foreach (var piece in pieces) _queue.Add(piece);
+    }
+
+    private void ReadLoop()
+    {
+        foreach (var piece in _queue.GetConsumingEnumerable())
+        {
+            var entry = piece.Entry;
+            Counters.ReadStarted();
+            try
+            {
+                // A piece of an expert whose earlier piece failed is skipped: the entry already carries the error.
+                if (entry.Error is null) Read(piece);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                var error = new IOException(
+                    $"reading expert {entry.Key.Item2} of layer {entry.Key.Item1} from {Path.GetFileName(_path)} failed: {ex.Message}", ex);
+                lock (_gate) { entry.Error ??= error; Failure ??= error; Monitor.PulseAll(_gate); }
+            }
+            finally
+            {
+                Counters.ReadEnded();
+                if (Interlocked.Decrement(ref entry.Remaining) == 0)
+                {
+                    entry.Ready.Set();
+                    lock (_gate) Monitor.PulseAll(_gate);
+                }
+            }
+        }
+    }
+
+    // One block-sized read into the entry's buffer. A short read is continued until the expert's own bytes are in (the
+    // aligned tail past them may lie beyond the end of the file); ending before them means the file was cut short.
+    private void Read(Piece piece)
+    {
+        int done = 0;
+        while (done < piece.Needed)
+        {
+            int got = RandomAccess.Read(_handle, new Span<byte>(piece.Entry.Buffer.Pointer + piece.BufferOffset + done, piece.Length - done),
+                piece.FileOffset + done);
+            if (got <= 0)
+                throw new IOException($"the file ends at byte {piece.FileOffset + done}, before the expert's data (truncated?)");
+            Counters.AddBytes(got);
+            done += got;
+        }
     }
 
     /// <summary>The first read error; every later request rethrows it rather than compute with missing weights.</summary>
@@ -325,5 +345,13 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         public IOException? Error;
         public int Pins;
         public bool Guessed;
+        /// <summary>Pieces not read yet; the entry is ready when it reaches zero.</summary>
+        public int Remaining;
     }
+
+    /// <summary>
+    /// One direct read of an expert: <paramref name="Length"/> aligned bytes at <paramref name="FileOffset"/> into its
+    /// buffer, of which the first <paramref name="Needed"/> are the expert's.
+    /// </summary>
+    private readonly record struct Piece(Entry Entry, long FileOffset, long BufferOffset, int Length, int Needed);
 }
