@@ -11,6 +11,8 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "llama-bench") return LlamaBench.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "dot-bench") return DotThroughput.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "pool-bench") return PoolLatency.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

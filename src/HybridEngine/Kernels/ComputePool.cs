@@ -19,6 +19,12 @@ public interface IRangeJob
 /// token runs hundreds of matvecs back to back, and waking a sleeping thread costs tens of microseconds each time.
 /// A worker announces it is going to sleep before its last look at the counter, and the caller bumps the counter
 /// before looking at the announcements (both full fences), so a wake-up is never lost.
+/// <para>The caller waits for the chunks, not for the workers: when the machine is oversubscribed a worker may not
+/// get a core before the caller has done every chunk itself, and waiting for it would cost a scheduler slice per call.
+/// A chunk is taken by compare-and-swap on one 64-bit ticket that holds the job's sequence number, its chunk count
+/// and the next chunk index, so a worker that wakes late can never take a chunk of a job that is finished or not yet
+/// published; and while any chunk of a job is taken and not done, its caller has not returned, so the job's fields
+/// stay valid for whoever runs that chunk.</para>
 /// </summary>
 public sealed unsafe class ComputePool : IDisposable
 {
@@ -33,10 +39,14 @@ public sealed unsafe class ComputePool : IDisposable
     // The job being run: its address, a typed trampoline, the range and the chunking.
     private void* _job;
     private delegate*<void*, int, int, void> _invoke;
-    private int _items, _chunk, _chunks;
-    private int _nextChunk;
-    private int _busyWorkers;
+    private int _items, _chunk;
+    private long _ticket;          // job sequence (bits 40+) | chunk count (bits 20–39) | next chunk index (bits 0–19)
+    private int _doneChunks;
+    private volatile bool _failed;
     private Exception? _failure;
+    private long _sequence;
+    private const int IndexBits = 20;
+    private const long IndexMask = (1L << IndexBits) - 1;
 
     [ThreadStatic] private static bool t_insideJob;
 
@@ -80,13 +90,15 @@ public sealed unsafe class ComputePool : IDisposable
             {
                 // About 4 chunks per thread: small enough to balance, large enough to keep rows contiguous.
                 _chunk = Math.Max(Math.Max(1, minChunk), (items + Threads * 4 - 1) / (Threads * 4));
-                _chunks = (items + _chunk - 1) / _chunk;
+                int chunks = (items + _chunk - 1) / _chunk;   // ≤ 4·Threads, far below 2^20
                 _items = items;
                 _job = address;
                 _invoke = &Invoke<TJob>;
-                _nextChunk = 0;
+                _doneChunks = 0;
+                _failed = false;
                 _failure = null;
-                Volatile.Write(ref _busyWorkers, _workers.Length);
+                _sequence++;
+                Interlocked.Exchange(ref _ticket, (_sequence << (2 * IndexBits)) | ((long)chunks << IndexBits));   // publishes the fields above
                 Interlocked.Increment(ref _generation);
                 for (int i = 0; i < _workers.Length; i++)
                 {
@@ -94,7 +106,7 @@ public sealed unsafe class ComputePool : IDisposable
                 }
                 WorkChunks();
                 var spin = new SpinWait();
-                while (Volatile.Read(ref _busyWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
+                while (Volatile.Read(ref _doneChunks) != chunks) spin.SpinOnce(sleep1Threshold: -1);
                 _job = null;
             }
             if (_failure is { } failure) throw new AggregateException("A compute job failed.", failure);
@@ -111,16 +123,29 @@ public sealed unsafe class ComputePool : IDisposable
         {
             while (true)
             {
-                int chunk = Interlocked.Increment(ref _nextChunk) - 1;
-                if (chunk >= _chunks) break;
-                int start = chunk * _chunk;
-                _invoke(_job, start, Math.Min(_items, start + _chunk));
+                long ticket = Volatile.Read(ref _ticket);
+                long chunk = ticket & IndexMask;
+                if (chunk >= ((ticket >> IndexBits) & IndexMask)) break;   // this job has no chunk left to hand out
+                if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+                try
+                {
+                    // After a failure the remaining chunks are only counted, so the caller stops waiting.
+                    if (!_failed)
+                    {
+                        int start = (int)chunk * _chunk;
+                        _invoke(_job, start, Math.Min(_items, start + _chunk));
+                    }
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _failure, e, null);
+                    _failed = true;
+                }
+                finally
+                {
+                    Interlocked.Increment(ref _doneChunks);
+                }
             }
-        }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref _failure, e, null);
-            Volatile.Write(ref _nextChunk, int.MaxValue / 2);   // stop handing out chunks
         }
         finally
         {
@@ -150,7 +175,6 @@ public sealed unsafe class ComputePool : IDisposable
             seen = Volatile.Read(ref _generation);
             if (_disposed) return;
             WorkChunks();
-            Interlocked.Decrement(ref _busyWorkers);
         }
     }
 

@@ -21,6 +21,18 @@ public static unsafe class MatMul
         ComputePool? pool = null, SimdLevel? level = null)
     {
         var simd = Simd.Clamp(level ?? Simd.Best);
+        RunQuantized(w, Quantize(w, x, tokens, scratch, pool, simd), tokens, y, pool, simd);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="x"/> ([tokens, RowLength]) to <paramref name="w"/>'s <see cref="WeightMatrix.DotType"/>
+    /// into <paramref name="scratch"/> and returns the part written: the activations <see cref="RunQuantized"/> takes,
+    /// for this matrix and any other with the same dot type and row length.
+    /// </summary>
+    public static ReadOnlySpan<byte> Quantize(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<byte> scratch,
+        ComputePool? pool = null, SimdLevel? level = null)
+    {
+        var simd = Simd.Clamp(level ?? Simd.Best);
         int actBytes = ActivationQuantizer.RowBytes(w.DotType, w.RowLength);
         if (x.Length < tokens * w.RowLength) throw new ArgumentException($"x holds {x.Length} values, {tokens}×{w.RowLength} needed.");
         if (scratch.Length < tokens * actBytes) throw new ArgumentException($"Scratch holds {scratch.Length} bytes, {tokens * actBytes} needed.");
@@ -31,7 +43,7 @@ public static unsafe class MatMul
             if (pool is null || tokens == 1) quantize.Execute(0, tokens);
             else pool.Run(ref quantize, tokens);
         }
-        RunQuantized(w, scratch[..(tokens * actBytes)], tokens, y, pool, simd);
+        return scratch[..(tokens * actBytes)];
     }
 
     /// <summary>

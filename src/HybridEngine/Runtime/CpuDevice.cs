@@ -45,6 +45,23 @@ public sealed class CpuDevice(ComputePool? pool = null, SimdLevel? level = null)
         else Kernels.MatMul.Run(w, x, tokens, y, scratch, pool, _level);
     }
 
+    /// <summary>
+    /// <c>ya = A·x</c> and <c>yb = B·x</c> (an FFN's gate and up): where both matrices take the same activation type and
+    /// row length, x is quantized once for both; the results are those of two <see cref="MatMul(in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, Span{byte})"/> calls.
+    /// </summary>
+    public void MatMulPair(in WeightMatrix a, in WeightMatrix b, ReadOnlySpan<float> x, int tokens, Span<float> ya, Span<float> yb, Span<byte> scratch)
+    {
+        if (a.DotType != b.DotType || a.RowLength != b.RowLength)
+        {
+            MatMul(a, x, tokens, ya, scratch);
+            MatMul(b, x, tokens, yb, scratch);
+            return;
+        }
+        var activations = Kernels.MatMul.Quantize(a, x, tokens, scratch, pool, _level);
+        Kernels.MatMul.RunQuantized(a, activations, tokens, ya, pool, _level);
+        Kernels.MatMul.RunQuantized(b, activations, tokens, yb, pool, _level);
+    }
+
     public void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, float eps) =>
         Kernels.RmsNorm.ApplyRows(x, weight, y, tokens, eps, _level);
 

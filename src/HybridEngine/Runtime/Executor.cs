@@ -143,6 +143,22 @@ public sealed partial class Executor : IDisposable
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
         Devices.Cpu.MatMul(w, x[..(tokens * w.RowLength)], tokens, y[..(tokens * w.Rows)], State.ActivationScratch);
 
+    /// <summary><c>ya = A·x</c> and <c>yb = B·x</c> for a routed expert's gate and up, x quantized once where they share its type.</summary>
+    public void LinearPair(in WeightMatrix a, in WeightMatrix b, ReadOnlySpan<float> x, int tokens, Span<float> ya, Span<float> yb) =>
+        Devices.Cpu.MatMulPair(a, b, x[..(tokens * a.RowLength)], tokens, ya[..(tokens * a.Rows)], yb[..(tokens * b.Rows)], State.ActivationScratch);
+
+    /// <summary>As <see cref="LinearPair(in WeightMatrix, in WeightMatrix, ReadOnlySpan{float}, int, Span{float}, Span{float})"/>; falls back to two products where either matrix lives on an accelerator.</summary>
+    public void LinearPair(in TensorHandle a, in TensorHandle b, ReadOnlySpan<float> x, int tokens, Span<float> ya, Span<float> yb)
+    {
+        if (a.DeviceWeights is null && b.DeviceWeights is null)
+        {
+            LinearPair(a.Matrix, b.Matrix, x, tokens, ya, yb);
+            return;
+        }
+        Linear(a, x, tokens, ya);
+        Linear(b, x, tokens, yb);
+    }
+
     // Puts a batch's tokens and positions in the state, and remembers the tokens per position (for a cache rebuild).
     private void Stage(ReadOnlySpan<int> tokens, int firstPosition)
     {

@@ -31,6 +31,7 @@ internal static unsafe class Q4_KAvx512
         var accMin = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
+            WeightPrefetch.Block(w, WeightBytes);
             ScaleMinK4(w + 4, out ulong scales, out ulong mins);
             var s16 = ScaleWords(scales);
             var sum = Chunk(w + 16, a + ActQs, Scale(s16, 0)) + Chunk(w + 48, a + ActQs + 64, Scale(s16, 1))
@@ -53,7 +54,7 @@ internal static unsafe class Q4_KAvx512
             case 4: DotN<Four>(w, a, aStride, blocks, y, yStride); break;
             case 3: DotN<Three>(w, a, aStride, blocks, y, yStride); break;
             case 2: DotN<Two>(w, a, aStride, blocks, y, yStride); break;
-            case 1: *y = Dot(w, a, blocks); break;
+            case 1: *y = Q4_KAvx512Vbmi.IsSupported ? Q4_KAvx512Vbmi.Dot(w, a, blocks) : Dot(w, a, blocks); break;
             default: throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; the kernel takes 1 to 4.");
         }
     }

@@ -21,7 +21,7 @@ internal static unsafe class Q4_KDot
         SimdLevel.Scalar => &Scalar,
         SimdLevel.Vector128 => &Vector128Path,
         SimdLevel.Avx2 => &Avx2Path,
-        _ => &Q4_KAvx512.Dot,
+        _ => Q4_KAvx512Vbmi.IsSupported ? &Q4_KAvx512Vbmi.Dot : &Q4_KAvx512.Dot,
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -85,6 +85,7 @@ internal static unsafe class Q4_KDot
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
+            WeightPrefetch.Block(w, WeightBytes);
             ScaleMinK4(w + 4, out ulong scales, out ulong mins);
             byte* qs = w + 16;
             sbyte* qa = (sbyte*)(a + ActQs);

@@ -68,6 +68,7 @@ internal static unsafe class Q5_0Dot
         var sixteen = Vector256.Create((sbyte)16);
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
+            WeightPrefetch.Block(w, WeightBytes);   // one line per block: blocks are under 64 bytes
             var q = (SimdOps.Nibbles(Vector128.Load(w + 6)) | (SimdOps.BitsToBytes(*(uint*)(w + 2)) & bit4)).AsSByte() - sixteen;
             var p = SimdOps.DotSS<TVnni>(q, Vector256.Load((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);

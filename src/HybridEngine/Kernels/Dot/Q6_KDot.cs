@@ -102,6 +102,7 @@ internal static unsafe class Q6_KDot
         float sum = 0;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
+            WeightPrefetch.Block(w, WeightBytes);
             sbyte* scales = (sbyte*)(w + 192);
             var acc = Vector256<int>.Zero;
             for (int n = 0; n < 2; n++)

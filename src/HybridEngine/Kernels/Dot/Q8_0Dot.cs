@@ -52,6 +52,7 @@ internal static unsafe class Q8_0Dot
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += WeightBytes, a += ActBytes)
         {
+            WeightPrefetch.Block(w, WeightBytes);   // one line per block: blocks are under 64 bytes
             var p = SimdOps.DotSS<TVnni>(Vector256.Load((sbyte*)(w + 2)), Vector256.Load((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(Fp16.Load(w) * Fp16.Load(a)), acc);
         }

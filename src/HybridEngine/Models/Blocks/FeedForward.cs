@@ -15,8 +15,7 @@ public sealed class FeedForward(TensorHandle gate, TensorHandle up, TensorHandle
         int ffn = gate.Rows;
         var g = s.Gate.AsSpan(0, tokens * ffn);
         var u = s.Up.AsSpan(0, tokens * ffn);
-        ex.Linear(gate, s.Normed, tokens, g);
-        ex.Linear(up, s.Normed, tokens, u);
+        ex.LinearPair(gate, up, s.Normed, tokens, g, u);
         SwiGlu.Apply(g, u, g, ex.Level);
         ex.Linear(down, g, tokens, output);
     }

@@ -72,8 +72,7 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
                 int ffn = weights.Gate.Rows;
                 var g = s.Gate.AsSpan(0, rows * ffn);
                 var u = s.Up.AsSpan(0, rows * ffn);
-                ex.Linear(weights.Gate, input, rows, g);
-                ex.Linear(weights.Up, input, rows, u);
+                ex.LinearPair(weights.Gate, weights.Up, input, rows, g, u);
                 SwiGlu.Apply(g, u, g, ex.Level);
                 ex.Linear(weights.Down, g, rows, s.ExpertOutput);
             }
