@@ -112,6 +112,9 @@ public sealed class RuntimeSetup
         };
         var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine)
             with { Prefetch = !parse.GetValue(NoPrefetch) };
+        // A RAM budget is a promise about the process's memory, which only the private direct-I/O cache can keep (the page
+        // cache would hold streamed experts in the machine's RAM beyond it), so auto then means direct.
+        if (mode == StreamMode.Auto && options.RamBudget is not null) mode = StreamMode.Direct;
         bool flagged = parse.GetValue(Profile) is not null || options.RamBudget is not null || options.VramBudget is not null || parse.GetValue(ExpertStats) is not null;
 
         Plan? plan = null;
