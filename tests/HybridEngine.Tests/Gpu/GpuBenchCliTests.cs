@@ -19,28 +19,10 @@ namespace HybridEngine.Tests.Gpu;
 /// </summary>
 public sealed class GpuBenchCliTests : IDisposable
 {
-    private readonly string _root = TestPaths.NewScratchDirectory();
-    private readonly string _model, _gpuProfile;
-    private readonly EngineOptions _options;
+    private readonly GpuCliScratch _scratch = new();
     private int _discoveries;
 
-    public GpuBenchCliTests()
-    {
-        _model = Path.Combine(_root, "tiny.gguf");
-        SyntheticWriter.Write(SyntheticModels.Spec("qwen3moe", "tiny"), new SyntheticOptions(GgmlType.F32, Seed: 3), _model);
-        _options = new EngineOptions { ProfileDirectory = Path.Combine(_root, "project"), UserProfileDirectory = Path.Combine(_root, "user"), ModelDirectory = _root };
-        var machine = TuneScratch.Synthetic(new HardwareProbe().Probe(_root));
-        var gpu = new GpuInfo("Test GPU 8GB", "nvidia", "0x10de", "0x2882", "nvidia", Integrated: false, MemoryBytes: 8L << 30, ComputeUnits: 32, "cuda", "");
-        var hardware = machine.Hardware with { Gpus = [gpu] };
-        _gpuProfile = Path.Combine(_root, "gpu.json");
-        ProfileJson.Save(machine with { Hardware = hardware, Fingerprint = HardwareFingerprint.Compute(hardware) }, _gpuProfile);
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_root, recursive: true); }
-        catch (IOException) { }
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public void ReportsTheGpuPlacementOnlyWhenTheGpuIsUsed()
@@ -76,8 +58,8 @@ public sealed class GpuBenchCliTests : IDisposable
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var root = new RootCommand("test");
-        root.Subcommands.Add(BenchCommand.Create(stdout, stderr, _options, TuneScratch.Small, CpuAccelerator));
-        int code = CliRunner.Run(root, ["bench", "-m", _model, "--pp", "8", "--tg", "4", "-r", "1", "-t", "1", "--profile", _gpuProfile, .. extra], stderr);
+        root.Subcommands.Add(BenchCommand.Create(stdout, stderr, _scratch.Options, TuneScratch.Small, CpuAccelerator));
+        int code = CliRunner.Run(root, ["bench", "-m", _scratch.Model, "--pp", "8", "--tg", "4", "-r", "1", "-t", "1", "--profile", _scratch.GpuProfile, .. extra], stderr);
         Assert.True(code == 0, stderr.ToString());
         return (stdout.ToString(), stderr.ToString());
     }

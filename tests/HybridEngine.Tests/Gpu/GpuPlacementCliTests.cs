@@ -19,33 +19,10 @@ namespace HybridEngine.Tests.Gpu;
 /// </summary>
 public sealed class GpuPlacementCliTests : IDisposable
 {
-    private readonly string _root = TestPaths.NewScratchDirectory();
-    private readonly string _model, _gpuProfile;
-    private readonly EngineOptions _options;
+    private readonly GpuCliScratch _scratch = new();
     private int _discoveries;
 
-    public GpuPlacementCliTests()
-    {
-        _model = Path.Combine(_root, "tiny.gguf");
-        SyntheticWriter.Write(SyntheticModels.Spec("qwen3moe", "tiny"), new SyntheticOptions(GgmlType.F32, Seed: 3), _model);
-        _options = new EngineOptions
-        {
-            ProfileDirectory = Path.Combine(_root, "project"),
-            UserProfileDirectory = Path.Combine(_root, "user"),
-            ModelDirectory = _root,
-        };
-        var machine = TuneScratch.Synthetic(new HardwareProbe().Probe(_root));
-        var gpu = new GpuInfo("Test GPU 8GB", "nvidia", "0x10de", "0x2882", "nvidia", Integrated: false, MemoryBytes: 8L << 30, ComputeUnits: 32, "cuda", "");
-        var hardware = machine.Hardware with { Gpus = [gpu] };
-        _gpuProfile = Path.Combine(_root, "gpu.json");
-        ProfileJson.Save(machine with { Hardware = hardware, Fingerprint = HardwareFingerprint.Compute(hardware) }, _gpuProfile);
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_root, recursive: true); }
-        catch (IOException) { }
-    }
+    public void Dispose() => _scratch.Dispose();
 
     /// <summary>
     /// The plan puts the whole tiny model (it fits the 8 GB) on the GPU, which computes it; F32 weights, so logits
@@ -98,11 +75,11 @@ public sealed class GpuPlacementCliTests : IDisposable
 
     private (float[] Logits, string Err) Eval(string name, Func<GpuDiscovery> discover, params string[] extra)
     {
-        string output = Path.Combine(_root, name);
+        string output = Path.Combine(_scratch.Root, name);
         var stderr = new StringWriter();
         var root = new RootCommand("test");
-        root.Subcommands.Add(EvalCommand.Create(stderr, _options, TuneScratch.Small, discover));
-        string[] args = ["eval", "-m", _model, "--tokens", "1,7,3,12,5,9", "--logits-out", output, "--profile", _gpuProfile, "--stats", .. extra];
+        root.Subcommands.Add(EvalCommand.Create(stderr, _scratch.Options, TuneScratch.Small, discover));
+        string[] args = ["eval", "-m", _scratch.Model, "--tokens", "1,7,3,12,5,9", "--logits-out", output, "--profile", _scratch.GpuProfile, "--stats", .. extra];
         int code = CliRunner.Run(root, args, stderr);
         Assert.True(code == 0, stderr.ToString());
         return (MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(output)).ToArray(), stderr.ToString());
