@@ -2,11 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using HybridEngine.Cli;
 using HybridEngine.Cli.Commands;
-using HybridEngine.Configuration;
 using HybridEngine.Gpu;
-using HybridEngine.Hardware;
-using HybridEngine.Models.Synthetic;
-using HybridEngine.Quantization;
 using HybridEngine.Tests.Tuning;
 using Xunit;
 
