@@ -28,13 +28,10 @@ public static class ChatCommand
         var count = new Option<int>("--n-predict", "-n") { Description = "most tokens per reply", DefaultValueFactory = _ => 512 };
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length (0 = the trained context, at most 4096)" };
         var threads = new Option<int>("--threads", "-t") { Description = "compute threads (0 = all cores)" };
-        var temp = new Option<float>("--temp") { Description = "temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
-        var topK = new Option<int>("--top-k") { Description = "top-k (0 = off)", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
-        var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
-        var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
         var command = new Command("chat", "Interactive chat using the model's chat template; /exit or end of input quits.");
-        foreach (var o in new Option[] { model, system, count, context, threads, temp, topK, topP, minP, seed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, system, count, context, threads }) command.Options.Add(o);
+        var samplingFlags = new SamplingFlags(0.8f);
+        samplingFlags.AddTo(command);
         var setup = RuntimeSetup.For(discoverGpus);
         setup.AddTo(command);
         command.SetAction(parse =>
@@ -42,8 +39,7 @@ public static class ChatCommand
             var stdin = input ?? Console.In;
             var stdout = output ?? Console.Out;
             var stderr = error ?? Console.Error;
-            var sampling = new SamplingOptions(parse.GetValue(temp), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(minP), parse.GetValue(seed));
-            if (sampling.Validate() is { } problem) throw new UsageException(problem);
+            var sampling = samplingFlags.Read(parse);
             int n = parse.GetValue(count);
             if (n <= 0) throw new UsageException($"-n must be positive, not {n}");
             int ctx = parse.GetValue(context);

@@ -27,7 +27,7 @@ public static class EvalCommand
         var command = new Command("eval", "Writes the logits of every position of a token sequence to a file.");
         var stats = new Option<bool>("--stats") { Description = "print the expert cache's counters to stderr" };
         foreach (var o in new Option[] { model, tokens, logitsOut, threads, stats }) command.Options.Add(o);
-        var setup = discoverGpus is null ? new RuntimeSetup() : new RuntimeSetup { DiscoverGpus = discoverGpus };
+        var setup = RuntimeSetup.For(discoverGpus);
         setup.AddTo(command);
         command.SetAction(parse =>
         {

@@ -29,25 +29,21 @@ public static class RunCommand
         var count = new Option<int>("--n-predict", "-n") { Description = "tokens to generate", DefaultValueFactory = _ => 128 };
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length (0 = prompt + n, at most the trained context)" };
         var threads = new Option<int>("--threads", "-t") { Description = "compute threads (0 = all cores)" };
-        var temp = new Option<float>("--temp") { Description = "temperature; 0 = greedy", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "top-k (0 = off)", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
-        var minP = new Option<float>("--min-p") { Description = "min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
-        var seed = new Option<int?>("--seed") { Description = "random seed for sampling" };
         var stats = new Option<bool>("--stats") { Description = "print prefill and decode tokens/s and the expert cache's counters to stderr" };
         var trace = new Option<string?>("--routing-trace") { Description = "write the experts each token routed to (layer:expert per line), for policy studies" };
-        var setup = discoverGpus is null ? new RuntimeSetup() : new RuntimeSetup { DiscoverGpus = discoverGpus };
+        var setup = RuntimeSetup.For(discoverGpus);
         var command = new Command("run", "Generates text from a prompt, streaming tokens as they are produced.");
-        foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, temp, topK, topP, minP, seed, stats })
+        foreach (var o in new Option[] { model, prompt, promptFile, tokens, count, context, threads, stats })
             command.Options.Add(o);
+        var samplingFlags = new SamplingFlags(0f);
+        samplingFlags.AddTo(command);
         command.Options.Add(trace);
         setup.AddTo(command);
         command.SetAction(parse =>
         {
             var stdout = output ?? Console.Out;
             var stderr = error ?? Console.Error;
-            var sampling = new SamplingOptions(parse.GetValue(temp), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(minP), parse.GetValue(seed));
-            if (sampling.Validate() is { } problem) throw new UsageException(problem);
+            var sampling = samplingFlags.Read(parse);
             int n = parse.GetValue(count);
             if (n < 0) throw new UsageException($"-n must not be negative, not {n}");
             string? text = parse.GetValue(prompt), path = parse.GetValue(promptFile), ids = parse.GetValue(tokens);

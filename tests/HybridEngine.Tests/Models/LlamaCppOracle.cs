@@ -115,6 +115,20 @@ internal static class LogitComparison
         return (sum / positions, max, agree / (double)positions);
     }
 
+    /// <summary>
+    /// Our engine and llama.cpp over the same 64 seeded random tokens of <paramref name="model"/> (the file at
+    /// <paramref name="path"/>): one prompt of 64 positions in batches of 32, every position's logits compared.
+    /// </summary>
+    public static (double MeanKl, double MaxKl, double Top1) AgainstLlamaCpp(HybridEngine.Runtime.LoadedModel model, string path)
+    {
+        using var executor = model.CreateExecutor(new HybridEngine.Runtime.ExecutorOptions(Context: 64, BatchSize: 32, Threads: 2));
+        int vocab = executor.Vocab;
+        var random = new Random(17);
+        int[] tokens = Enumerable.Range(0, 64).Select(_ => random.Next(vocab)).ToArray();
+        float[] ours = executor.Forward(tokens, 0);
+        return Compare(LlamaCppOracle.AllLogits(path, tokens), ours, vocab);
+    }
+
     /// <summary>KL(softmax(a) ‖ softmax(b)) in double.</summary>
     public static double Kl(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
