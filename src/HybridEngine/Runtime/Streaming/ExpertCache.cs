@@ -242,26 +242,33 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         return (start, end - start);
     }
 
-    // Points the entry's matrices into its buffer and queues its block-sized pieces, slab after slab.
+    // Points the entry's matrices into its buffer and counts its block-sized pieces, then queues them slab after slab:
+    // weights and count are in place before a reader can finish a piece and mark the entry ready.
     private void Queue(Entry entry)
     {
         var matrices = new WeightMatrix[3];
-        var pieces = new List<Piece>();
         long at = 0;
+        int count = 0;
         for (int i = 0; i < entry.Slabs.Length; i++)
         {
             var slab = entry.Slabs[i];
             var (start, length) = AlignedSpan(slab);
-            long needed = slab.FileOffset + slab.Bytes - start;
-            for (long done = 0; done < needed; done += _block)
-                pieces.Add(new Piece(entry, start + done, at + done, (int)Math.Min(_block, length - done), (int)Math.Min(_block, needed - done)));
             var t = slab.Template;
             matrices[i] = new WeightMatrix(entry.Buffer.Pointer + at + (slab.FileOffset - start), t.Type, t.Rows, t.RowLength);
+            count += (int)((slab.FileOffset + slab.Bytes - start + _block - 1) / _block);
             at += length;
         }
         entry.Weights = new ExpertWeights(matrices[0], matrices[1], matrices[2]);
-        entry.Remaining = pieces.Count;
-        foreach (var piece in pieces) _queue.Add(piece);
+        entry.Remaining = count;
+        at = 0;
+        foreach (var slab in entry.Slabs)
+        {
+            var (start, length) = AlignedSpan(slab);
+            long needed = slab.FileOffset + slab.Bytes - start;
+            for (long done = 0; done < needed; done += _block)
+                _queue.Add(new Piece(entry, start + done, at + done, (int)Math.Min(_block, length - done), (int)Math.Min(_block, needed - done)));
+            at += length;
+        }
     }
 
     private void ReadLoop()
