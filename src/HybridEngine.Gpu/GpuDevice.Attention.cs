@@ -34,7 +34,12 @@ public sealed partial class GpuDevice
                 while (t + run < tokens && positions[t + run] == positions[t] + run) run++;
                 long at = positions[t];
                 keyView.SubView(at * kw, (long)run * kw).CopyFromCPU(keys.Slice(t * kw, run * kw));
-                if (vw > 0) valueView.SubView(at * vw, (long)run * vw).CopyFromCPU(values.Slice(t * vw, run * vw));
+                Transfers.AddToDevice((long)run * kw * sizeof(float));
+                if (vw > 0)
+                {
+                    valueView.SubView(at * vw, (long)run * vw).CopyFromCPU(values.Slice(t * vw, run * vw));
+                    Transfers.AddToDevice((long)run * vw * sizeof(float));
+                }
                 t += run;
             }
             Accelerator.Synchronize();
@@ -48,6 +53,23 @@ public sealed partial class GpuDevice
         var kv = Own(cache);
         DeviceKvChecks.Attention(cache, layer, queries, tokens, positions, layout, output);
         int inLength = tokens * layout.Heads * layout.KeyDim, outLength = tokens * layout.Heads * layout.ValueDim;
+        try
+        {
+            Fault("attention");
+            var gq = In(0, queries[..inLength]);
+            var go = Scratch(1, outLength);
+            var gp = Positions(positions[..tokens]);
+            LaunchAttention(kv, layer, gq, gp, positions[..tokens], layout, scale, go);
+            Out(go, output[..outLength]);
+        }
+        catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "attention", e); }
+    }
+
+    /// <summary>Queues attention of queries <paramref name="gq"/> over the cache's layer into <paramref name="go"/> (scratch slots 2 and 3).</summary>
+    private void LaunchAttention(GpuKvCache kv, int layer, ArrayView<float> gq, ArrayView<int> gp, ReadOnlySpan<int> positions,
+        in CausalAttention.Layout layout, float scale, ArrayView<float> go)
+    {
+        int tokens = positions.Length;
         int longest = 0;
         for (int t = 0; t < tokens; t++) longest = Math.Max(longest, positions[t] + 1);
         int groups = tokens * layout.Heads;
@@ -58,24 +80,13 @@ public sealed partial class GpuDevice
             KeyStride = layout.KeyStride, ValueStride = layout.ValueStride, Scale = scale,
             Chunks = chunks, ChunkLength = (longest + chunks - 1) / Math.Max(chunks, 1),
         };
-        try
-        {
-            Fault("attention");
-            var gq = In(0, queries[..inLength]);
-            var go = Scratch(1, outLength);
-            var gp = Positions(positions[..tokens]);
-            // With one chunk the partial and stats views are unused; slots 2 and 3 are free scratch between ops.
-            var partial = Scratch(2, chunks > 1 ? (long)groups * chunks * layout.ValueDim : 1);
-            var stats = Scratch(3, chunks > 1 ? 2L * groups * chunks : 1);
-            if (tokens > 0)
-            {
-                _attention(new KernelConfig(groups * chunks, Accelerator.WarpSize), gq, kv.Keys(layer).View, kv.Values(layer).View, gp, go,
-                    partial, stats, shape);
-                if (chunks > 1) _attentionMerge(new KernelConfig(groups, Accelerator.WarpSize), partial, stats, go, chunks, layout.ValueDim);
-            }
-            Out(go, output[..outLength]);
-        }
-        catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "attention", e); }
+        // With one chunk the partial and stats views are unused; slots 2 and 3 are free scratch between ops.
+        var partial = Scratch(2, chunks > 1 ? (long)groups * chunks * layout.ValueDim : 1);
+        var stats = Scratch(3, chunks > 1 ? 2L * groups * chunks : 1);
+        if (tokens == 0) return;
+        _attention(new KernelConfig(groups * chunks, Accelerator.WarpSize), gq, kv.Keys(layer).View, kv.Values(layer).View, gp, go,
+            partial, stats, shape);
+        if (chunks > 1) _attentionMerge(new KernelConfig(groups, Accelerator.WarpSize), partial, stats, go, chunks, layout.ValueDim);
     }
 
     /// <summary>Test hook: positions per chunk instead of the automatic split (0 = automatic).</summary>
@@ -108,7 +119,11 @@ public sealed partial class GpuDevice
         }
         ArrayView<int> view = _positions.View;
         view = view.SubView(0, positions.Length);
-        if (positions.Length > 0) view.CopyFromCPU(positions);
+        if (positions.Length > 0)
+        {
+            view.CopyFromCPU(positions);
+            Transfers.AddToDevice((long)positions.Length * sizeof(int));
+        }
         return view;
     }
 }

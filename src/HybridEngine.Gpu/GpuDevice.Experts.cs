@@ -13,30 +13,35 @@ public sealed partial class GpuDevice
     {
         var (g, u, d) = (Own(gate), Own(up), Own(down));
         ExpertShape.Check(gate, up, down, x.Length, tokens, y.Length);
-        int ff = g.Rows, inLength = tokens * g.RowLength, outLength = tokens * d.Rows;
+        int inLength = tokens * g.RowLength, outLength = tokens * d.Rows;
         try
         {
             Fault("expert");
             var gx = In(0, x[..inLength]);
-            var gh = Scratch(3, (long)tokens * ff);
             var gy = Scratch(1, outLength);
-            if (tokens > 0)
-            {
-                if (g.Type == u.Type)
-                    _matMul.GateUpFor(g.Type)(Config(g, tokens), g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
-                else
-                {
-                    // Gate and up of different types: two products and a SwiGLU pass, still without leaving the device.
-                    var gu = Scratch(2, (long)tokens * ff);
-                    _matMul.For(g.Type)(Config(g, tokens), g.Blocks.View, gx, gh, Shape(g, tokens));
-                    _matMul.For(u.Type)(Config(u, tokens), u.Blocks.View, gx, gu, Shape(u, tokens));
-                    _swiGlu(tokens * ff, gh, gu, gh);
-                }
-                _matMul.For(d.Type)(Config(d, tokens), d.Blocks.View, gh, gy, Shape(d, tokens));
-            }
+            LaunchExpert(g, u, d, gx, tokens, gy, hiddenSlot: 3, upSlot: 2);
             Out(gy, y[..outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "expert", e); }
+    }
+
+    /// <summary>Queues <c>gy = down · (silu(gate·gx) ⊙ (up·gx))</c>; the hidden layer lives in two scratch slots.</summary>
+    private void LaunchExpert(GpuWeights g, GpuWeights u, GpuWeights d, ArrayView<float> gx, int tokens, ArrayView<float> gy, int hiddenSlot, int upSlot)
+    {
+        if (tokens == 0) return;
+        int ff = g.Rows;
+        var gh = Scratch(hiddenSlot, (long)tokens * ff);
+        if (g.Type == u.Type)
+            _matMul.GateUpFor(g.Type)(Config(g, tokens), g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
+        else
+        {
+            // Gate and up of different types: two products and a SwiGLU pass, still without leaving the device.
+            var gu = Scratch(upSlot, (long)tokens * ff);
+            _matMul.For(g.Type)(Config(g, tokens), g.Blocks.View, gx, gh, Shape(g, tokens));
+            _matMul.For(u.Type)(Config(u, tokens), u.Blocks.View, gx, gu, Shape(u, tokens));
+            _swiGlu(tokens * ff, gh, gu, gh);
+        }
+        _matMul.For(d.Type)(Config(d, tokens), d.Blocks.View, gh, gy, Shape(d, tokens));
     }
 
     private GpuWeights Own(IDeviceWeights weights) =>

@@ -11,9 +11,11 @@ namespace HybridEngine.Gpu;
 /// <summary>
 /// A GPU (or, for tests, ILGPU's CPU accelerator pretending to be one) running the kernels in <see cref="Kernels"/>.
 /// Weights are uploaded once as raw blocks; activations are copied in and out per call through scratch buffers that
-/// grow once and are reused. Every failure inside an op is rethrown as <see cref="ComputeDeviceException"/>.
+/// grow once and are reused, except inside the resident ops (GpuDevice.Resident.cs), which keep a block's
+/// intermediates on the device. <see cref="Transfers"/> counts every host↔device copy of activations. Every failure
+/// inside an op is rethrown as <see cref="ComputeDeviceException"/>.
 /// </summary>
-public sealed partial class GpuDevice : IComputeDevice
+public sealed partial class GpuDevice : IResidentDevice
 {
     private readonly Context _context;
     private readonly GpuMatMulKernels _matMul;
@@ -24,7 +26,7 @@ public sealed partial class GpuDevice : IComputeDevice
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, AttentionShape> _attention;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _attentionMerge;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[4];
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[ScratchSlots];
     private float[] _angles = [];
 
     internal GpuDevice(Context context, Accelerator accelerator, DeviceKind kind)
@@ -45,6 +47,8 @@ public sealed partial class GpuDevice : IComputeDevice
     }
 
     internal Accelerator Accelerator { get; }
+
+    public DeviceTransfers Transfers { get; } = new();
 
     /// <summary>A device's name: backend and the driver's name (<c>cuda:NVIDIA H200</c>); the hardware probe uses the same.</summary>
     internal static string IdOf(AcceleratorType type, string name) => $"{type.ToString().ToLowerInvariant()}:{name}";
@@ -194,6 +198,7 @@ public sealed partial class GpuDevice : IComputeDevice
     {
         _matMul.Dispose();
         foreach (var buffer in _scratch) buffer.Dispose();
+        foreach (var buffer in _constants.Values) buffer.Dispose();
         _positions?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
@@ -203,7 +208,11 @@ public sealed partial class GpuDevice : IComputeDevice
     private ArrayView<float> In(int slot, ReadOnlySpan<float> values)
     {
         var view = Scratch(slot, values.Length);
-        if (values.Length > 0) view.CopyFromCPU(values);
+        if (values.Length > 0)
+        {
+            view.CopyFromCPU(values);
+            Transfers.AddToDevice((long)values.Length * sizeof(float));
+        }
         return view;
     }
 
@@ -211,7 +220,9 @@ public sealed partial class GpuDevice : IComputeDevice
     private void Out(ArrayView<float> view, Span<float> destination)
     {
         Accelerator.Synchronize();
-        if (destination.Length > 0) view.CopyToCPU(destination);
+        if (destination.Length == 0) return;
+        view.CopyToCPU(destination);
+        Transfers.AddToHost((long)destination.Length * sizeof(float));
     }
 
     private T Guard<T>(string operation, Func<T> body)
@@ -241,6 +252,8 @@ public sealed partial class GpuDevice : IComputeDevice
     {
         if (_scratch[slot].Length < length)
         {
+            // Work queued earlier (experts launched without waiting) may still read the old buffer.
+            Accelerator.Synchronize();
             _scratch[slot].Dispose();
             _scratch[slot] = Accelerator.Allocate1D<float>(Math.Max(length, 2 * _scratch[slot].Length));
         }

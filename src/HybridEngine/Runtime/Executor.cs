@@ -133,11 +133,18 @@ public sealed partial class Executor : IDisposable
     }
 
     /// <summary><c>y[t] = down · (silu(gate·x[t]) ⊙ (up·x[t]))</c> for a routed expert uploaded to an accelerator.</summary>
-    public void ExpertProduct(DeviceExpert expert, ReadOnlySpan<float> x, int tokens, Span<float> y)
+    public void ExpertProduct(DeviceExpert expert, ReadOnlySpan<float> x, int tokens, Span<float> y) =>
+        ExpertProduct(expert.Gate, expert.Up, expert.Down, x, tokens, y);
+
+    /// <summary>The same for a SwiGLU feed-forward whose three matrices live on one accelerator (dense or shared FFN).</summary>
+    public void ExpertProduct(IDeviceWeights gate, IDeviceWeights up, IDeviceWeights down, ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
-        expert.Gate.Device.ExpertProduct(expert.Gate, expert.Up, expert.Down, x[..(tokens * expert.Gate.RowLength)], tokens, y[..(tokens * expert.Down.Rows)]);
+        gate.Device.ExpertProduct(gate, up, down, x[..(tokens * gate.RowLength)], tokens, y[..(tokens * down.Rows)]);
         AcceleratorProducts += 3;
     }
+
+    /// <summary>Counts matrix products an accelerator ran inside a fused device op.</summary>
+    public void CountAcceleratorProducts(int products) => AcceleratorProducts += products;
 
     /// <summary><c>y = W·x</c> for a routed expert's matrix.</summary>
     public void Linear(in WeightMatrix w, ReadOnlySpan<float> x, int tokens, Span<float> y) =>

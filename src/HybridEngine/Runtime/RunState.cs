@@ -11,6 +11,7 @@ public sealed class RunState
     public RunState(ModelDimensions d, int batchSize, int context, int activationRowBytes)
     {
         BatchSize = batchSize;
+        _dimensions = d;
         int b = batchSize;
         Tokens = new int[b];
         Positions = new int[b];
@@ -88,4 +89,25 @@ public sealed class RunState
     public float[] Logits { get; }
     /// <summary>Quantized activation rows for the matrix kernels.</summary>
     public byte[] ActivationScratch { get; }
+
+    private readonly ModelDimensions _dimensions;
+    private DeviceExpertBatch? _deviceExperts;
+
+    /// <summary>The rows of a layer's accelerator experts, made on first use (only runs with experts on a GPU need it).</summary>
+    public DeviceExpertBatch DeviceExperts => _deviceExperts ??= new DeviceExpertBatch(BatchSize * Math.Max(_dimensions.ExpertsUsed, 1), _dimensions);
+}
+
+/// <summary>
+/// The routed-expert rows one MoE layer sends to an accelerator in one batch, grouped by expert: up to
+/// tokens × expertsUsed rows of hidden values in, as many out, and per row its token and router weight.
+/// </summary>
+public sealed class DeviceExpertBatch(int rows, ModelDimensions d)
+{
+    public float[] Input { get; } = new float[rows * d.Hidden];
+    public float[] Output { get; } = new float[rows * d.Hidden];
+    public int[] Tokens { get; } = new int[rows];
+    public float[] Weights { get; } = new float[rows];
+    /// <summary>The experts of the batch and the first row of each.</summary>
+    public int[] Experts { get; } = new int[Math.Max(d.Experts, 1)];
+    public int[] Starts { get; } = new int[Math.Max(d.Experts, 1)];
 }

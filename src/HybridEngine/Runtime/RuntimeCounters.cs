@@ -26,6 +26,21 @@ public sealed class RuntimeCounters
     public double PrefillTokensPerSecond => PrefillTicks == 0 ? 0 : PrefillTokens / PrefillSeconds;
     public double DecodeTokensPerSecond => DecodeTicks == 0 ? 0 : DecodeTokens / DecodeSeconds;
 
+    /// <summary>Routed-expert products (one expert on the tokens of a step that chose it) run on an accelerator and on the CPU.</summary>
+    public long DeviceExpertProducts { get; private set; }
+    public long CpuExpertProducts { get; private set; }
+
+    /// <summary>MoE layer steps in which CPU experts were computed while a batch of accelerator experts was in flight.</summary>
+    public long OverlappedExpertSteps { get; private set; }
+
+    internal void AddExpertProducts(int device, int cpu)
+    {
+        DeviceExpertProducts += device;
+        CpuExpertProducts += cpu;
+    }
+
+    internal void AddOverlappedStep() => OverlappedExpertSteps++;
+
     /// <summary>Times expert <paramref name="expert"/> of layer <paramref name="layer"/> was chosen, over all tokens.</summary>
     public long Routed(int layer, int expert) => _routed[layer][expert];
 
@@ -50,6 +65,7 @@ public sealed class RuntimeCounters
     public void Reset()
     {
         PrefillTokens = PrefillTicks = DecodeTokens = DecodeTicks = 0;
+        DeviceExpertProducts = CpuExpertProducts = OverlappedExpertSteps = 0;
         foreach (var layer in _routed) Array.Clear(layer);
     }
 }

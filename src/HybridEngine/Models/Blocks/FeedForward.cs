@@ -12,6 +12,12 @@ public sealed class FeedForward(TensorHandle gate, TensorHandle up, TensorHandle
     public void Forward(Executor ex, int tokens, float[] output)
     {
         var s = ex.State;
+        if (gate.DeviceWeights is { } dg && up.DeviceWeights is { } du && down.DeviceWeights is { } dd && dg.Device == du.Device && dg.Device == dd.Device)
+        {
+            // All three on one device: the expert product keeps the hidden layer there (one copy in, one out).
+            ex.ExpertProduct(dg, du, dd, s.Normed, tokens, output);
+            return;
+        }
         int ffn = gate.Rows;
         var g = s.Gate.AsSpan(0, tokens * ffn);
         var u = s.Up.AsSpan(0, tokens * ffn);

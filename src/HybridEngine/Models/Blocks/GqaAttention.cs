@@ -26,6 +26,13 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
     public void Forward(Executor ex, int tokens)
     {
         var s = ex.State;
+        if (ex.DeviceCache(Layer) is { Device: IResidentDevice resident } cache && OnDevice(resident) is { } block)
+        {
+            // The whole block on the device that holds its weights and cache: x goes up once, the output comes back once.
+            resident.AttentionBlock(block, cache, Layer, s.Normed, tokens, s.Positions.AsSpan(0, tokens), s.BlockOut);
+            ex.CountAcceleratorProducts(4);
+            return;
+        }
         int hd = spec.HeadDim, qWidth = spec.Heads * hd, kvWidth = spec.KvHeads * hd;
         var query = s.Query.AsSpan(0, tokens * qWidth);
         var key = s.Key.AsSpan(0, tokens * kvWidth);
@@ -58,4 +65,11 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
         }
         ex.Linear(output, s.Attention, tokens, s.BlockOut);
     }
+
+    // The block's device description when all four projections live on that device, else null (per-op path).
+    private GqaDeviceBlock? OnDevice(IResidentDevice device) =>
+        q.DeviceWeights is { } wq && k.DeviceWeights is { } wk && v.DeviceWeights is { } wv && output.DeviceWeights is { } wo
+        && wq.Device == device && wk.Device == device && wv.Device == device && wo.Device == device
+            ? new GqaDeviceBlock(wq, wk, wv, wo, qNorm, kNorm, spec.HeadNormEps, spec.Heads, spec.KvHeads, spec.HeadDim, spec.Rope, spec.Scale)
+            : null;
 }

@@ -55,16 +55,23 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         shared?.Forward(ex, tokens, s.SharedOut);
         var output = s.BlockOut.AsSpan(0, tokens * hidden);
         output.Clear();
+        // Experts on an accelerator that keeps activations go first, as one batch launched without waiting: the CPU
+        // computes its own experts while they run, and their outputs are added after the CPU's.
+        var batchDevice = LaunchDeviceExperts(ex, tokens, k, hidden, out int batchRows, out int batched);
+        int onDevice = batched, onCpu = 0;
         for (int e = 0; e < n; e++)
         {
-            int rows = Gather(s, e, tokens, k, hidden);
+            var placed = ex.Placement?.Expert(Layer, e);
+            if (placed is not null && batchDevice is not null && placed.Gate.Device == batchDevice) continue;   // in the batch
+            int rows = Gather(s, e, tokens, k, hidden, s.ExpertInput, s.ExpertTokens, s.ExpertTokenWeights, 0);
             if (rows == 0) continue;
             var input = s.ExpertInput.AsSpan(0, rows * hidden);
-            if (ex.Placement?.Expert(Layer, e) is { } onDevice)
+            if (placed is not null)
             {
                 // A GPU expert runs where its weights were uploaded, its hidden layer kept there; the source (and any
                 // cache) is not asked for it.
-                ex.ExpertProduct(onDevice, input, rows, s.ExpertOutput);
+                ex.ExpertProduct(placed, input, rows, s.ExpertOutput);
+                onDevice++;
             }
             else
             {
@@ -75,13 +82,18 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
                 ex.LinearPair(weights.Gate, weights.Up, input, rows, g, u);
                 SwiGlu.Apply(g, u, g, ex.Level);
                 ex.Linear(weights.Down, g, rows, s.ExpertOutput);
+                onCpu++;
             }
-            for (int i = 0; i < rows; i++)
-            {
-                var target = output.Slice(s.ExpertTokens[i] * hidden, hidden);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(s.ExpertOutput.AsSpan(i * hidden, hidden), s.ExpertTokenWeights[i], target, target);
-            }
+            AddWeighted(output, s.ExpertOutput, s.ExpertTokens, s.ExpertTokenWeights, rows, hidden);
         }
+        if (batchDevice is not null)
+        {
+            var batch = s.DeviceExperts;
+            batchDevice.EndExperts(batch.Output.AsSpan(0, batchRows * hidden));
+            AddWeighted(output, batch.Output, batch.Tokens, batch.Weights, batchRows, hidden);
+            if (onCpu > 0) ex.Counters.AddOverlappedStep();
+        }
+        ex.Counters.AddExpertProducts(onDevice, onCpu);
 
         if (shared != null) System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
     }
@@ -100,8 +112,51 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         prefetcher.Prefetch(next.Layer, _guessChosen, chosen: false);
     }
 
-    // Copies the inputs of the tokens that chose expert e into ExpertInput; returns how many.
-    private static int Gather(RunState s, int e, int tokens, int k, int hidden)
+    // Gathers the rows of the experts this layer placed on one resident accelerator (the first one met), grouped by
+    // expert, and queues them there in one batch; returns that device, or null when none of its experts was chosen.
+    private IResidentDevice? LaunchDeviceExperts(Executor ex, int tokens, int k, int hidden, out int rows, out int queued)
+    {
+        rows = queued = 0;
+        if (ex.Placement is not { Experts: > 0 } placement) return null;
+        IResidentDevice? device = null;
+        DeviceExpertBatch? batch = null;
+        for (int e = 0; e < Spec.Experts; e++)
+        {
+            if (placement.Expert(Layer, e) is not { Gate.Device: IResidentDevice on }) continue;
+            if (device is null) device = on;
+            else if (on != device) continue;
+            batch ??= ex.State.DeviceExperts;
+            int got = Gather(ex.State, e, tokens, k, hidden, batch.Input, batch.Tokens, batch.Weights, rows);
+            if (got == 0) continue;
+            batch.Experts[queued] = e;
+            batch.Starts[queued++] = rows;
+            rows += got;
+        }
+        if (rows == 0 || device is null || batch is null) return null;
+        device.BeginExperts(batch.Input.AsSpan(0, rows * hidden), rows, hidden);
+        for (int i = 0; i < queued; i++)
+        {
+            var expert = placement.Expert(Layer, batch.Experts[i])!;
+            int end = i + 1 < queued ? batch.Starts[i + 1] : rows;
+            device.QueueExpert(expert.Gate, expert.Up, expert.Down, batch.Starts[i], end - batch.Starts[i]);
+        }
+        ex.CountAcceleratorProducts(3 * queued);
+        return device;
+    }
+
+    // output[token_i] += weight_i · y_i for the rows of one expert (or of a batch).
+    private static void AddWeighted(Span<float> output, float[] y, int[] rowTokens, float[] rowWeights, int rows, int hidden)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            var target = output.Slice(rowTokens[i] * hidden, hidden);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.AsSpan(i * hidden, hidden), rowWeights[i], target, target);
+        }
+    }
+
+    // Copies the inputs of the tokens that chose expert e into rows at.. of input (with each row's token and router
+    // weight); returns how many.
+    private static int Gather(RunState s, int e, int tokens, int k, int hidden, float[] input, int[] rowTokens, float[] rowWeights, int at)
     {
         int rows = 0;
         for (int t = 0; t < tokens; t++)
@@ -109,9 +164,9 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             for (int j = 0; j < k; j++)
             {
                 if (s.Chosen[t * k + j] != e) continue;
-                s.ExpertTokens[rows] = t;
-                s.ExpertTokenWeights[rows] = s.ChosenWeights[t * k + j];
-                s.Normed.AsSpan(t * hidden, hidden).CopyTo(s.ExpertInput.AsSpan(rows * hidden, hidden));
+                rowTokens[at + rows] = t;
+                rowWeights[at + rows] = s.ChosenWeights[t * k + j];
+                s.Normed.AsSpan(t * hidden, hidden).CopyTo(input.AsSpan((at + rows) * hidden, hidden));
                 rows++;
                 break;
             }
