@@ -16,7 +16,7 @@ public static class PlanText
         w.WriteLine($"popularity    {p.PopularitySource}");
         var r = p.Reserve;
         w.WriteLine($"reserved      KV cache {Size(r.KvCacheBytes)}, scratch {Size(r.ActivationBytes)}, runtime {Size(r.RuntimeBytes)}, I/O buffers {Size(r.IoBufferBytes)}" +
-                    (r.GpuScratchBytes > 0 ? $", GPU scratch {Size(r.GpuScratchBytes)}" : ""));
+                    (r.GpuScratchBytes > 0 ? $", GPU scratch {Size(r.GpuScratchBytes)}" : "") + (r.GpuKvCacheBytes > 0 ? $", GPU KV cache {Size(r.GpuKvCacheBytes)}" : ""));
         w.WriteLine();
         w.WriteLine($"{"tier",-16}{"bytes",12}{"capacity",12}{"experts",9}  classes");
         foreach (var t in p.Tiers)

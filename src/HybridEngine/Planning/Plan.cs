@@ -22,8 +22,10 @@ public sealed record ExpertLayerPlacement(int Layer, long ExpertBytes, Immutable
 /// <summary>Memory the plan sets aside besides weights.</summary>
 /// <param name="RuntimeBytes">The process itself: .NET runtime, code, thread stacks, tokenizer (<see cref="Planner.RuntimeOverheadBytes"/>).</param>
 /// <param name="IoBufferBytes">Aligned direct-I/O buffers for streaming (0 when nothing streams).</param>
+/// <param name="KvCacheBytes">The KV cache of the layers attending on the CPU or an integrated GPU (in RAM).</param>
 /// <param name="GpuScratchBytes">Activations kept on a dedicated GPU that holds weights.</param>
-public sealed record MemoryReserve(long KvCacheBytes, long ActivationBytes, long RuntimeBytes, long IoBufferBytes, long GpuScratchBytes)
+/// <param name="GpuKvCacheBytes">The KV cache of the layers attending on a dedicated GPU (in VRAM).</param>
+public sealed record MemoryReserve(long KvCacheBytes, long ActivationBytes, long RuntimeBytes, long IoBufferBytes, long GpuScratchBytes, long GpuKvCacheBytes = 0)
 {
     public long RamBytes => KvCacheBytes + ActivationBytes + RuntimeBytes + IoBufferBytes;
 }

@@ -21,14 +21,19 @@ namespace HybridEngine.Planning;
 /// RAM budget. It covers everything the process holds: resident weights, pinned experts, the expert cache, the KV
 /// cache and scratch for the context length, direct-I/O buffers and <see cref="RuntimeOverheadBytes"/>. With measured
 /// statistics, <see cref="MeasuredPinnedShare"/> of the expert RAM pins the most popular experts and the rest is a
-/// dynamic cache; with only a prior (uniform or router bias) nothing is pinned and all of it is cache. The KV cache and
-/// scratch are counted in RAM even when a GPU holds weights (the CPU runs attention until a GPU executor exists); a GPU
-/// that holds weights also keeps one scratch's worth of activations.
+/// dynamic cache; with only a prior (uniform or router bias) nothing is pinned and all of it is cache. Scratch is
+/// counted in RAM; a GPU that holds weights also keeps one scratch's worth of activations.
+/// </para>
+/// <para>
+/// KV cache. A layer's attention runs on the device that holds its output projection (attn_output), over a KV cache in
+/// that device's memory: placing attn_output on a dedicated GPU also takes the layer's share of the KV cache (the whole
+/// context) from the VRAM budget, and that share leaves RAM (the runtime allocates no host rows for the layer). The KV
+/// of layers attending on the CPU, or on an integrated GPU (whose memory is RAM), is counted in RAM.
 /// </para>
 /// <para>
 /// Predictions. Per token, every weight is read p·bytes times from its tier: at the CPU's measured matvec rate for its
 /// type (else memory bandwidth) in RAM, at memory bandwidth on an integrated GPU, at the GPU's rate on a dedicated one;
-/// attention also reads half the KV cache on average. Missed experts (<see cref="ExpertCacheModel"/>) are read at the
+/// attention also reads half the KV cache on average, each layer's share at the rate of the device holding it. Missed experts (<see cref="ExpertCacheModel"/>) are read at the
 /// disk's direct-I/O rate, not overlapped with compute, plus <see cref="PrefetchWasteShare"/> of them for wrong guesses
 /// when the runtime prefetches. tokens/s = 1 / (memory time + disk time).
 /// </para>
@@ -95,11 +100,17 @@ public static class Planner
         // --- dedicated GPU: always-used weights (not a row-lookup embedding), then experts by popularity
         var tier = new Dictionary<string, Tier>(StringComparer.Ordinal);
         var expertTier = new Dictionary<(int, int), Tier>();
-        long gpuUsed = 0;
+        long gpuUsed = 0, gpuKv = 0;
+        long kvPerLayer = hp.Layers > 0 ? kv / hp.Layers : 0;
         foreach (var t in always.Where(t => Use(t) >= 1))
-            if (gpuUsed + t.Bytes <= gpuFree) { tier[t.Name] = Tier.Gpu; gpuUsed += t.Bytes; }
+        {
+            // The layer's attention (and so its KV cache) goes where its output projection goes.
+            long withKv = IsAttentionOutput(t.Name) ? kvPerLayer : 0;
+            if (gpuUsed + gpuKv + t.Bytes + withKv <= gpuFree) { tier[t.Name] = Tier.Gpu; gpuUsed += t.Bytes; gpuKv += withKv; }
+        }
         foreach (var x in experts)
-            if (x.Rate > 0 && gpuUsed + x.Bytes <= gpuFree) { expertTier[(x.Layer, x.Expert)] = Tier.Gpu; gpuUsed += x.Bytes; }
+            if (x.Rate > 0 && gpuUsed + gpuKv + x.Bytes <= gpuFree) { expertTier[(x.Layer, x.Expert)] = Tier.Gpu; gpuUsed += x.Bytes; }
+        long ramKv = kv - gpuKv;
 
         // --- RAM: every always-used weight left must fit; an integrated GPU computes on them but adds no capacity
         Tier ramTier = integrated is not null ? Tier.IntegratedGpu : Tier.RamResident;
@@ -111,7 +122,7 @@ public static class Planner
         }
         var left = experts.Where(x => !expertTier.ContainsKey((x.Layer, x.Expert))).ToList();
         long expertsLeft = left.Sum(x => x.Bytes);
-        long fixedRam = kv + activations + RuntimeOverheadBytes;
+        long fixedRam = ramKv + activations + RuntimeOverheadBytes;
         long expertRam = ramBudget - alwaysRam - fixedRam;
         bool streams = expertsLeft > expertRam;
         long minCache = streams ? Math.Min(expertsLeft, MinimumCachedLayers * (long)Math.Max(1, hp.ExpertsUsed) * inventory.LargestExpertBytes) : 0;
@@ -119,7 +130,7 @@ public static class Planner
         long needed = alwaysRam + fixedRam + (streams ? io + minCache : 0);
         if (needed > ramBudget)
             throw new PlanRefusedException(
-                $"the plan cannot run: the always-used weights in RAM ({Size(alwaysRam)}), the KV cache and scratch for {ctx} tokens ({Size(kv + activations)}), " +
+                $"the plan cannot run: the always-used weights in RAM ({Size(alwaysRam)}), the KV cache and scratch for {ctx} tokens ({Size(ramKv + activations)}), " +
                 $"the runtime ({Size(RuntimeOverheadBytes)})" + (streams ? $" and the smallest expert cache with its I/O buffers ({Size(minCache + io)})" : "") +
                 $" need a RAM budget of at least {Size(needed)}, but the budget is {Size(ramBudget)}", needed);
 
@@ -166,21 +177,21 @@ public static class Planner
         }
         if (options.Prefetch) diskBytes *= 1 + PrefetchWasteShare;
         // Attention reads the KV cache: on average half of it over a context that fills from empty.
-        compute += kv / 2.0 / memoryRate;
+        compute += ramKv / 2.0 / memoryRate + gpuKv / 2.0 / gpuRate;
         double diskSeconds = diskBytes / (hardware.DiskReadGBps * 1e9);
         double tokensPerSecond = compute + diskSeconds > 0 ? 1.0 / (compute + diskSeconds) : 0; // 0: nothing to read (an empty model)
         if (hardware.Assumed) notes.Add("some hardware figures are assumptions, not measurements: run `hybrid tune` for a measured plan");
         if (streams) notes.Add("the disk time is not overlapped with compute; prefetch can only make decode faster than predicted");
 
         long ioBuffers = streams ? io : 0;
-        var reserve = new MemoryReserve(kv, activations, RuntimeOverheadBytes, ioBuffers, gpuUsed > 0 ? gpuScratch : 0);
+        var reserve = new MemoryReserve(ramKv, activations, RuntimeOverheadBytes, ioBuffers, gpuUsed > 0 ? gpuScratch : 0, gpuKv);
         long peakRam = alwaysRam + pinned + cache + reserve.RamBytes;
-        long peakVram = gpuUsed > 0 ? gpuUsed + gpuScratch : 0;
+        long peakVram = gpuUsed > 0 ? gpuUsed + gpuScratch + gpuKv : 0;
         double hitRate = requests > 0 ? served / requests : 1;
         var prediction = new PlanPrediction(tokensPerSecond, diskBytes, hitRate, compute, diskSeconds, peakRam, peakVram);
 
         var tiers = PlanTiers.Describe(inventory, tier, expertTier, experts, new PlanTiers.Figures(
-            options, hardware, dedicated.Count > 0, integrated is not null, vramBudget, gpuFree, gpuUsed, ramBudget, alwaysRam, pinned, cache,
+            options, hardware, dedicated.Count > 0, integrated is not null, vramBudget, gpuFree - gpuKv, gpuUsed, ramBudget, alwaysRam, pinned, cache,
             stats, hitRate, streamed.Count));
         var tensors = always.Select(t => new TensorPlacement(t.Name, TensorClassifier.DisplayName(t.Class), tier[t.Name], t.Bytes)).ToImmutableArray();
         var layers = inventory.MoeLayers.Select(l =>
@@ -214,6 +225,8 @@ public static class Planner
         }
         return rated.OrderByDescending(x => x.Rate).ThenBy(x => x.Layer).ThenBy(x => x.Expert).ToList();
     }
+
+    private static bool IsAttentionOutput(string name) => name.StartsWith("blk.", StringComparison.Ordinal) && name.EndsWith(".attn_output.weight", StringComparison.Ordinal);
 
     internal static string Size(long bytes) => $"{ByteSize.Format(bytes)}";
 

@@ -4,13 +4,14 @@ namespace HybridEngine.Runtime;
 /// The executor's accelerator side: KV caches on the devices that run attention, and the fallback to the CPU.
 /// <para>
 /// A layer's attention runs on the device that holds its output projection (<c>attn_output</c>) when the plan put it on
-/// an accelerator and that device has room left for a KV cache of the whole context; its keys and values then live
-/// only there. Otherwise the layer attends on the CPU over the host <see cref="KvCache"/>.
+/// an accelerator and that device has room left for the KV cache of the whole context of every such layer; their keys
+/// and values then live only there (the host cache does not allocate those layers). Otherwise the layer attends on the
+/// CPU over the host <see cref="KvCache"/>.
 /// </para>
 /// <para>
 /// Fallback: on a <see cref="ComputeDeviceException"/> the placement drops every upload (one warning, CPU-only plan)
 /// and the device caches are released. Keys and values held only on a device are not read back (the device may be
-/// gone): the tokens of every earlier position are run through the model again on the CPU, which refills the host
+/// gone): the host cache allocates those layers, the tokens of every earlier position are run through the model again on the CPU, which refills the host
 /// cache, and then the failed step is redone. When no layer kept its cache on a device the redo alone suffices, as a
 /// step rewrites every KV row it touches. Routing counters count the replayed tokens a second time.
 /// </para>
@@ -19,31 +20,36 @@ public sealed partial class Executor
 {
     private readonly int[] _history;
     private readonly IDeviceKvCache?[] _layerKv;
+    private readonly int[] _layerSlot;
     private readonly List<IDeviceKvCache> _deviceCaches = [];
 
     /// <summary>The device KV cache layer <paramref name="layer"/> attends over, or null when it attends on the CPU.</summary>
     public IDeviceKvCache? DeviceCache(int layer) => _layerKv[layer];
+
+    /// <summary>As <see cref="DeviceCache(int)"/>, with the layer's index inside that cache (it holds only its device's layers).</summary>
+    public IDeviceKvCache? DeviceCache(int layer, out int slot)
+    {
+        slot = _layerSlot[layer];
+        return _layerKv[layer];
+    }
 
     private bool HasDeviceCache => _deviceCaches.Count > 0;
 
     private void AllocateDeviceCaches(DevicePlacement placement)
     {
         var d = Model.Dimensions;
-        long bytes = (long)d.Layers * Context * (d.KeyWidth + d.ValueWidth) * sizeof(float);
-        var byDevice = new Dictionary<IComputeDevice, IDeviceKvCache?>();
+        long perLayer = (long)Context * (d.KeyWidth + d.ValueWidth) * sizeof(float);
         try
         {
-            for (int layer = 0; layer < d.Layers; layer++)
+            foreach (var group in Enumerable.Range(0, d.Layers).GroupBy(placement.AttentionDevice))
             {
-                if (placement.AttentionDevice(layer) is not { } device) continue;
-                if (!byDevice.TryGetValue(device, out var cache))
-                {
-                    // A cache that does not fit beside the weights leaves attention on the CPU, as the plan budgeted it.
-                    cache = placement.FreeBytes(device) >= bytes ? device.AllocateKvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth) : null;
-                    if (cache is not null) _deviceCaches.Add(cache);
-                    byDevice[device] = cache;
-                }
-                _layerKv[layer] = cache;
+                if (group.Key is not { } device) continue;
+                int[] layers = group.ToArray();
+                // A cache that does not fit beside the weights leaves attention on the CPU, as the plan budgeted it.
+                if (placement.FreeBytes(device) < layers.Length * perLayer) continue;
+                var cache = device.AllocateKvCache(layers.Length, Context, d.KeyWidth, d.ValueWidth);
+                _deviceCaches.Add(cache);
+                for (int i = 0; i < layers.Length; i++) (_layerKv[layers[i]], _layerSlot[layers[i]]) = (cache, i);
             }
         }
         catch (ComputeDeviceException failure)
@@ -60,6 +66,7 @@ public sealed partial class Executor
         DropDeviceCaches();
         placement.FallBack(failure);
         if (!keysOnDevice) return;
+        for (int layer = 0; layer < Cache.Layers; layer++) Cache.Allocate(layer);
         for (int done = 0; done < firstPosition; done += State.BatchSize)
         {
             int count = Math.Min(State.BatchSize, firstPosition - done);
@@ -71,6 +78,7 @@ public sealed partial class Executor
     private void DropDeviceCaches()
     {
         Array.Clear(_layerKv);
+        Array.Clear(_layerSlot);
         foreach (var cache in _deviceCaches)
         {
             // Freeing on a device that just failed may fail too; its memory goes with the device.

@@ -35,11 +35,13 @@ public sealed partial class Executor : IDisposable
         Placement = placement;
         Devices = new DeviceSet(new CpuDevice(_pool, Level), placement?.Accelerators ?? []);
         State = new RunState(d, batch, Context, activationRowBytes);
-        Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth);
         Counters = new RuntimeCounters(d.Layers, d.Experts);
         _history = new int[Context];
         _layerKv = new IDeviceKvCache?[d.Layers];
+        _layerSlot = new int[d.Layers];
         if (placement is { Active: true }) AllocateDeviceCaches(placement);
+        // A layer attending on an accelerator keeps its keys and values only there.
+        Cache = new KvCache(d.Layers, Context, d.KeyWidth, d.ValueWidth, onHost: layer => _layerKv[layer] is null);
     }
 
     public IModel Model { get; }

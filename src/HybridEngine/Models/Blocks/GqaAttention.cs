@@ -26,10 +26,10 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
     public void Forward(Executor ex, int tokens)
     {
         var s = ex.State;
-        if (ex.DeviceCache(Layer) is { Device: IResidentDevice resident } cache && OnDevice(resident) is { } block)
+        if (ex.DeviceCache(Layer, out int slot) is { Device: IResidentDevice resident } cache && OnDevice(resident) is { } block)
         {
             // The whole block on the device that holds its weights and cache: x goes up once, the output comes back once.
-            resident.AttentionBlock(block, cache, Layer, s.Normed, tokens, s.Positions.AsSpan(0, tokens), s.BlockOut);
+            resident.AttentionBlock(block, cache, slot, s.Normed, tokens, s.Positions.AsSpan(0, tokens), s.BlockOut);
             ex.CountAcceleratorProducts(4);
             return;
         }
@@ -47,11 +47,11 @@ public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, 
         Rope.ApplyRows(query, tokens, spec.Heads, hd, positions, rope, ex.Level);
         Rope.ApplyRows(key, tokens, spec.KvHeads, hd, positions, rope, ex.Level);
         var layout = new CausalAttention.Layout(spec.Heads, spec.KvHeads, hd, hd, kvWidth, kvWidth);
-        if (ex.DeviceCache(Layer) is { } kv)
+        if (ex.DeviceCache(Layer, out slot) is { } kv)
         {
             // The plan put this layer's attention on an accelerator: its keys and values live only there.
-            kv.Device.WriteKv(kv, Layer, key, value, positions);
-            kv.Device.Attention(kv, Layer, query, tokens, positions, layout, spec.Scale, s.Attention.AsSpan(0, tokens * qWidth));
+            kv.Device.WriteKv(kv, slot, key, value, positions);
+            kv.Device.Attention(kv, slot, query, tokens, positions, layout, spec.Scale, s.Attention.AsSpan(0, tokens * qWidth));
         }
         else
         {

@@ -77,8 +77,8 @@ public sealed class MlaAttention : IAttentionBlock
         var rope = ex.RopeTable(p.Rope);
         Rope.ApplyRows(query, tokens, heads, dk, positions, rope, ex.Level, offset: p.NopeDim);
         Rope.ApplyRows(kv, tokens, 1, cw, positions, rope, ex.Level, offset: kr);
-        var deviceCache = ex.DeviceCache(_layer);
-        if (deviceCache is not null) deviceCache.Device.WriteKv(deviceCache, _layer, kv, [], positions);
+        var deviceCache = ex.DeviceCache(_layer, out int slot);
+        if (deviceCache is not null) deviceCache.Device.WriteKv(deviceCache, slot, kv, [], positions);
         else for (int t = 0; t < tokens; t++) kv.Slice(t * cw, cw).CopyTo(ex.Cache.KeyRow(_layer, positions[t]));
 
         // Absorb k_b into the queries: qAbs[t][h] = [k_b[h]·q_nope[t][h], q_pe[t][h]].
@@ -97,7 +97,7 @@ public sealed class MlaAttention : IAttentionBlock
 
         var layout = new CausalAttention.Layout(heads, 1, cw, kr, cw, cw);
         if (deviceCache is not null)
-            deviceCache.Device.Attention(deviceCache, _layer, qAbs[..(tokens * heads * cw)], tokens, positions, layout, p.Scale, latent[..(tokens * heads * kr)]);
+            deviceCache.Device.Attention(deviceCache, slot, qAbs[..(tokens * heads * cw)], tokens, positions, layout, p.Scale, latent[..(tokens * heads * kr)]);
         else
         {
             var cache = ex.Cache.Keys(_layer);

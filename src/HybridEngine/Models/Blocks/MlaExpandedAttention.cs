@@ -66,7 +66,7 @@ public sealed class MlaExpandedAttention(int layer, MlaSpec spec, TensorHandle q
 
         int kw = heads * dk, vw = heads * dv;
         // Rows are assembled where attention reads them: in the host cache, or in State.Key/Value for a device cache.
-        var deviceCache = ex.DeviceCache(layer);
+        var deviceCache = ex.DeviceCache(layer, out int slot);
         for (int t = 0; t < tokens; t++)
         {
             var keyRow = deviceCache is null ? ex.Cache.KeyRow(layer, positions[t]) : s.Key.AsSpan(t * kw, kw);
@@ -83,8 +83,8 @@ public sealed class MlaExpandedAttention(int layer, MlaSpec spec, TensorHandle q
         var layout = new CausalAttention.Layout(heads, heads, dk, dv, kw, vw);
         if (deviceCache is not null)
         {
-            deviceCache.Device.WriteKv(deviceCache, layer, s.Key.AsSpan(0, tokens * kw), s.Value.AsSpan(0, tokens * vw), positions);
-            deviceCache.Device.Attention(deviceCache, layer, query, tokens, positions, layout, p.Scale, s.Attention.AsSpan(0, tokens * vw));
+            deviceCache.Device.WriteKv(deviceCache, slot, s.Key.AsSpan(0, tokens * kw), s.Value.AsSpan(0, tokens * vw), positions);
+            deviceCache.Device.Attention(deviceCache, slot, query, tokens, positions, layout, p.Scale, s.Attention.AsSpan(0, tokens * vw));
         }
         else
             CausalAttention.Run(query, tokens, positions, ex.Cache.Keys(layer), ex.Cache.Values(layer), layout, p.Scale,
