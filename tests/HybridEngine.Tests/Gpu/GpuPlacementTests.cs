@@ -58,7 +58,11 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         if (arch == "deepseek2") Assert.Contains(placement.Plan!.Tensors, t => t.Class == "shared_experts");
         Assert.All(placement.Plan!.Tensors.Where(t => t.Class is "attention" or "shared_experts" or "dense_ffn" or "output"), t => Assert.Equal(Tier.Gpu, t.Tier));
         for (int layer = 0; layer < model.Model.Dimensions.Layers; layer++)
+        {
             Assert.Same(gpu, ex.DeviceCache(layer)?.Device);
+            Assert.False(ex.Cache.HasLayer(layer), $"layer {layer} attends on the GPU but has host KV rows");
+        }
+        Assert.Equal(0, ex.Cache.Bytes);
         Assert.True(ex.AcceleratorProducts > 0);
 
         double range = cpu.Max() - cpu.Min(), worst = 0;
@@ -92,6 +96,7 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         using var placement = Place(model, path, gpu, warnings, halfTheExperts: true);
         using var ex = model.CreateExecutor(new ExecutorOptions(Context, Batch, Threads: 2));
         Assert.NotNull(ex.DeviceCache(0));
+        Assert.False(ex.Cache.HasLayer(0));
         float[] placed = Run(ex, before: step =>
         {
             if (step == failAtDecodeStep) gpu.FailNextOp = true;
@@ -102,6 +107,7 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         Assert.True(placement.FellBack);
         Assert.False(placement.Active);
         Assert.Null(ex.DeviceCache(0));
+        Assert.True(ex.Cache.HasLayer(0), "the fallback allocates the host KV rows the device held");
         Assert.DoesNotContain(placement.Plan!.Tensors, t => t.Tier is Tier.Gpu or Tier.IntegratedGpu);
         if (failAtDecodeStep == 0) Assert.Equal(0, ex.AcceleratorProducts);
         else Assert.True(ex.AcceleratorProducts > 0, "the prefill ran on the device before the fault");
