@@ -197,14 +197,28 @@ public sealed class RuntimeSetup
     public static bool UsesAccelerator(Plan plan) =>
         plan.Tensors.Any(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu) || plan.Experts.Any(l => l.Gpu.Length > 0);
 
-    /// <summary>What sits on accelerators, for the stats line.</summary>
-    public static string AcceleratorSummary(DevicePlacement? placement) => placement switch
+    /// <summary>
+    /// What sits on accelerators, for the stats line: then routed-expert products on the GPU and the CPU (and the layer
+    /// steps where both overlapped), and the host↔device copies per token of the run.
+    /// </summary>
+    public static string AcceleratorSummary(DevicePlacement? placement, RuntimeCounters counters) => placement switch
     {
         null => "",
         { FellBack: true } => "; accelerators: fell back to the CPU",
         _ => string.Create(CultureInfo.InvariantCulture,
-            $"; accelerators: {placement.Tensors} matrices and {placement.Experts} experts, {placement.DeviceBytes / 1e6:F2} MB on {string.Join(", ", placement.Accelerators.Select(d => d.Name))}"),
+            $"; accelerators: {placement.Tensors} matrices and {placement.Experts} experts, {placement.DeviceBytes / 1e6:F2} MB on {string.Join(", ", placement.Accelerators.Select(d => d.Name))}") +
+            BusSummary(placement, counters),
     };
+
+    private static string BusSummary(DevicePlacement placement, RuntimeCounters counters)
+    {
+        var resident = placement.Accelerators.OfType<IResidentDevice>().ToList();
+        long tokens = Math.Max(1, counters.PrefillTokens + counters.DecodeTokens);
+        long copies = resident.Sum(d => d.Transfers.Copies), bytes = resident.Sum(d => d.Transfers.Bytes);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"; routed experts {counters.DeviceExpertProducts} on GPU, {counters.CpuExpertProducts} on CPU ({counters.OverlappedExpertSteps} layer steps overlapped); " +
+            $"bus {copies / (double)tokens:F1} copies and {bytes / 1e6 / tokens:F3} MB per token");
+    }
 
     /// <summary>
     /// Direct I/O into a private cache, unless the profile says direct reads are refused or the page cache's buffered
@@ -247,13 +261,13 @@ public sealed class RuntimeSetup
         var p = placed.Plan.Prediction;
         if (placed.Cache is not { } cache)
             return string.Create(CultureInfo.InvariantCulture,
-                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{AcceleratorSummary(placed.Placement)}{Peak()}");
+                $"placement: {placed.Mode}; plan predicts {p.DecodeTokensPerSecond:F2} tok/s, {p.DiskBytesPerToken / 1e6:F2} MB/token from disk{AcceleratorSummary(placed.Placement, counters)}{Peak()}");
         var c = cache.Counters;
         string line = string.Create(CultureInfo.InvariantCulture,
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; reader {c.ReaderBytesPerSecond / 1e9:F2} GB/s while busy; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement)}{Peak()}");
+            $"{c.PrefetchReads} guessed reads; plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement, counters)}{Peak()}");
         if (afterPrefill is not { } start || counters.DecodeTokens == 0) return line;
         var d = c.Snapshot() - start;
         double n = counters.DecodeTokens, perToken = d.BytesRead / n, tps = counters.DecodeTokensPerSecond;
