@@ -13,7 +13,8 @@ public enum DeviceKind
 
 /// <summary>
 /// One place ops can run. The CPU device always exists; GPUs are a list that may be empty. Activations come in and go
-/// out as host spans; weights are uploaded once and referred to by handle. Instances are not thread-safe: one
+/// out as host spans (an <see cref="IResidentDevice"/> also runs whole blocks with one copy in and one out); weights are
+/// uploaded once and referred to by handle. Instances are not thread-safe: one
 /// executor drives a device at a time. Any failure inside a device op surfaces as <see cref="ComputeDeviceException"/>
 /// so a caller can fall back to the CPU.
 /// </summary>

@@ -16,6 +16,8 @@ public sealed record AttentionSpec(int Heads, int KvHeads, int HeadDim, RopePara
 ///   cache[pos] ← k, v                    (the host cache, or the device's when attention runs on an accelerator)
 ///   out = Wo · attention(q, cache)       (see <see cref="CausalAttention"/>)
 /// </code>
+/// When the four projections and the layer's KV cache live on one <see cref="IResidentDevice"/>, the whole block runs
+/// there as one op (<see cref="IResidentDevice.AttentionBlock"/>); otherwise product by product, each on its weight's device.
 /// </summary>
 public sealed class GqaAttention(int layer, AttentionSpec spec, TensorHandle q, TensorHandle k, TensorHandle v, TensorHandle output,
     float[]? qNorm = null, float[]? kNorm = null) : IAttentionBlock

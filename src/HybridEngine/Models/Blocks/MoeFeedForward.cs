@@ -9,7 +9,9 @@ namespace HybridEngine.Models.Blocks;
 /// <code>
 ///   out[t] = Σ_j w[t][j] · FFN_{idx[t][j]}(x[t])   (+ shared FFN(x[t]) when the layer has shared experts)
 /// </code>
-/// Experts are requested as units from an <see cref="IExpertSource"/>, so a cache can stand behind it.
+/// Experts are requested as units from an <see cref="IExpertSource"/>, so a cache can stand behind it. Experts the plan
+/// put on an <see cref="IResidentDevice"/> are launched there first as one batch (one copy up, one down) without
+/// waiting; the CPU computes its experts meanwhile, and the batch's weighted outputs are added last.
 /// </summary>
 public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle router, float[]? selectionBias, IExpertSource experts,
     FeedForward? shared = null)
