@@ -11,6 +11,9 @@
 # Usage: tools/gpu-check.sh [bench MiB per matrix, default 256]
 # BENCH_ONLY=1 runs only step 4 (after building the CLI); BENCH_PRESET=small benches a smaller preset (a CPU-only try).
 # CARD_GBPS=4800 overrides the bandwidth derived from the driver's memory clock and bus width.
+# PREBUILT=DIR runs without the SDK, from builds made elsewhere (only the .NET runtime is needed on PATH): DIR/tests
+#   (tests/HybridEngine.Tests output), DIR/cli (the CLI's output), DIR/gpubench (tools/GpuBench's output) and
+#   DIR/xunit (xunit.runner.console 2.4.1, tools/netcoreapp2.0). The tests then run through that console runner.
 # Exit status: non-zero when the build, the tests or the bench fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,11 @@ else
 fi
 
 HYBRID=src/HybridEngine.Cli/bin/Release/net10.0/hybrid.dll
+GPUBENCH=tools/GpuBench/bin/Release/net10.0/GpuBench.dll
+if [[ -n "${PREBUILT:-}" ]]; then
+  HYBRID="$PREBUILT/cli/hybrid.dll"
+  GPUBENCH="$PREBUILT/gpubench/GpuBench.dll"
+fi
 PRESET="${BENCH_PRESET:-medium}"
 
 bench_medium() {
@@ -47,21 +55,28 @@ bench_medium() {
 }
 
 if [[ "${BENCH_ONLY:-0}" == 1 ]]; then
-  timeout 300 dotnet build src/HybridEngine.Cli/HybridEngine.Cli.csproj -c Release -nologo -v q
+  [[ -n "${PREBUILT:-}" ]] || timeout 300 dotnet build src/HybridEngine.Cli/HybridEngine.Cli.csproj -c Release -nologo -v q
   bench_medium
   exit 0
 fi
 
+if [[ -z "${PREBUILT:-}" ]]; then
 echo "== build"
 # Build only what the check needs (the GPU project, its tests and so the CLI, the bench): not the benchmarks.
 timeout 300 dotnet build tests/HybridEngine.Tests/HybridEngine.Tests.csproj -c Release -nologo -v q
 timeout 120 dotnet build tools/GpuBench/GpuBench.csproj -c Release -nologo -v q
+fi
 
 echo "== GPU kernel tests on CUDA"
-HYBRID_GPU_TESTS=cuda timeout 300 dotnet test tests/HybridEngine.Tests/HybridEngine.Tests.csproj -c Release --no-build \
-  --filter "FullyQualifiedName~HybridEngine.Tests.Gpu" --logger "console;verbosity=normal"
+if [[ -n "${PREBUILT:-}" ]]; then
+  HYBRID_GPU_TESTS=cuda DOTNET_ROLL_FORWARD=Major timeout 300 dotnet "$PREBUILT/xunit/xunit.console.dll" \
+    "$PREBUILT/tests/HybridEngine.Tests.dll" -namespace HybridEngine.Tests.Gpu -parallel none -verbose -nocolor
+else
+  HYBRID_GPU_TESTS=cuda timeout 300 dotnet test tests/HybridEngine.Tests/HybridEngine.Tests.csproj -c Release --no-build \
+    --filter "FullyQualifiedName~HybridEngine.Tests.Gpu" --logger "console;verbosity=normal"
+fi
 
 echo "== quantized matvec bandwidth (${MIB} MiB of weights per type, 1 s each)"
-timeout 240 dotnet tools/GpuBench/bin/Release/net10.0/GpuBench.dll --mib "$MIB" --seconds 1
+timeout 240 dotnet "$GPUBENCH" --mib "$MIB" --seconds 1
 
 bench_medium
