@@ -35,8 +35,19 @@ public static class GpuDevices
             warnings.Add($"GPU drivers could not be queried: {e.Message}");
             count = 0;
         }
+        bool[] usable = [];
+        try
+        {
+            using var probe = createContext([AcceleratorType.Cuda, AcceleratorType.OpenCL]);
+            usable = Usable(probe.Devices);
+        }
+        catch (Exception)
+        {
+            // Already reported above; with no list every device is tried.
+        }
         for (int i = 0; i < count; i++)
         {
+            if (i < usable.Length && !usable[i]) continue;
             if (TryOpen(i, warnings, createContext) is { } device) devices.Add(device);
         }
         if (includeCpuAccelerator)
@@ -94,6 +105,21 @@ public static class GpuDevices
             context?.Dispose();
             return null;
         }
+    }
+
+    /// <summary>
+    /// Which listed devices to open: an NVIDIA card appears both as a CUDA device and as an OpenCL device, and ILGPU's
+    /// OpenCL back end does not compile the kernels for NVIDIA's OpenCL (seen on an H200: "internal compiler error"), so
+    /// NVIDIA OpenCL devices are skipped whenever a CUDA device is listed.
+    /// </summary>
+    internal static bool[] Usable(IReadOnlyList<Device> devices) =>
+        Usable(devices.Select(d => (d.AcceleratorType, d is CLDevice cl && cl.Vendor == CLDeviceVendor.Nvidia)).ToList());
+
+    /// <summary><see cref="Usable(IReadOnlyList{Device})"/> over (type, is an NVIDIA OpenCL device) pairs.</summary>
+    internal static bool[] Usable(IReadOnlyList<(AcceleratorType Type, bool NvidiaOpenCl)> devices)
+    {
+        bool anyCuda = devices.Any(d => d.Type == AcceleratorType.Cuda);
+        return devices.Select(d => !(anyCuda && d.NvidiaOpenCl)).ToArray();
     }
 
     /// <summary>

@@ -18,9 +18,10 @@ public sealed class IlgpuAccelerators : IAcceleratorEnumerator
     {
         using var context = GpuDevices.CreateContext(AcceleratorType.Cuda, AcceleratorType.OpenCL);
         var found = new List<AcceleratorInfo>();
-        foreach (var device in context.Devices)
+        var usable = GpuDevices.Usable(context.Devices);
+        for (int i = 0; i < context.Devices.Length; i++)
         {
-            if (Describe(device) is { } info) found.Add(info);
+            if (usable[i] && Describe(context.Devices[i]) is { } info) found.Add(info);
         }
         return found;
     }
@@ -46,9 +47,17 @@ public sealed class IlgpuAccelerators : IAcceleratorEnumerator
         _ => null,
     };
 
-    /// <summary>Double data rate: 2 × memory clock (kHz) × bus width (bits) / 8, in 10⁹ B/s; null when the driver gives no clock.</summary>
-    internal static double? PeakGBps(int memoryClockKHz, int busWidthBits) =>
-        memoryClockKHz > 0 && busWidthBits > 0 ? 2.0 * memoryClockKHz * 1000.0 * busWidthBits / 8.0 / 1e9 : null;
+    /// <summary>
+    /// Double data rate: 2 × memory clock × bus width (bits) / 8, in 10⁹ B/s; null when the driver gives no clock. CUDA
+    /// documents the clock in kHz, but the driver of an H200 (580.x, CUDA 13) gave 3201 for its 3201 MHz memory: a value
+    /// below 100 000 cannot be kHz for any GPU memory (that would be under 100 MHz), so it is read as MHz.
+    /// </summary>
+    internal static double? PeakGBps(int memoryClock, int busWidthBits)
+    {
+        if (memoryClock <= 0 || busWidthBits <= 0) return null;
+        double hertz = memoryClock < 100_000 ? memoryClock * 1e6 : memoryClock * 1e3;
+        return 2.0 * hertz * busWidthBits / 8.0 / 1e9;
+    }
 
     private static string VendorId(CLDeviceVendor vendor) => vendor switch
     {

@@ -26,7 +26,13 @@ public readonly struct IQ1_SGpu(ArrayView<ulong> grid) : IGpuBlockFormat
         {
             ulong entry = _grid[w[qs + l] | (((h >> (3 * l)) & 7) << 8)];
             for (int j = 0; j < 8; j++)
-                sum += ((sbyte)(byte)((entry >> (8 * j)) & 0xFF) + delta) * x[xStart + 8 * l + j];
+            {
+                // Sign-extend the grid byte with integer arithmetic: a (sbyte) cast of the shifted ulong came out
+                // unsigned in the CUDA (PTX) build (-1 read as 255), though the CPU accelerator got it right.
+                int v = (int)((entry >> (8 * j)) & 0xFF);
+                v -= (v & 0x80) << 1;
+                sum += (v + delta) * x[xStart + 8 * l + j];
+            }
         }
         return BlockBits.Half(w, at) * (2 * ((h >> 12) & 7) + 1) * sum;
     }
