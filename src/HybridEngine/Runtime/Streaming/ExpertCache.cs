@@ -144,7 +144,8 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
                 {
                     // Reads ahead only into room that eviction can make now; what does not fit is read on demand.
                     entry = Admit(layer, e, mustFit: false, demand: chosen);
-                    if (entry is null) { if (chosen) Counters.Misses++; continue; }
+                    // No room now: a chosen expert is read (and counted as a miss) when the model asks for it.
+                    if (entry is null) continue;
                     if (!chosen)
                     {
                         Counters.PrefetchReads++;
