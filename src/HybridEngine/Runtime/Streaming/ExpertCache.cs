@@ -241,8 +241,9 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
         if (bytes > Options.CapacityBytes)
             throw new InvalidOperationException($"the expert cache of {Options.CapacityBytes} bytes cannot hold one expert of {bytes} bytes");
         // A guess displaces only experts the policy values less than the guessed one: a wrong guess then costs a read
-        // but never evicts an expert that is more likely to be needed.
-        double below = mustFit ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
+        // but never evicts an expert that is more likely to be needed. An expert the router chose is needed now: its
+        // read starts at once if any unpinned, finished entry can make room.
+        double below = demand ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
         // Unchecked guesses hold a bounded share of the cache (at least one expert, so small caches still guess).
         if (!demand && _guessBytes + bytes > Math.Max(bytes, (long)(Planning.Planner.PrefetchWasteShare * Options.CapacityBytes))) return null;
         while (_used + bytes > Options.CapacityBytes)
