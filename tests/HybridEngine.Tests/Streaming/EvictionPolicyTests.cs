@@ -11,7 +11,8 @@ namespace HybridEngine.Tests.Streaming;
 /// <summary>
 /// Eviction policies on a routing trace recorded from the small synthetic deepseek2 written with --skew 1 (popularity
 /// rank k gets selection bias −ln(1+k)): 7 MoE layers × 32 experts, 4 chosen per token, 256 decoded tokens of a seeded
-/// random token sequence. Budgets are 5 % to 25 % of the routed-expert bytes.
+/// random token sequence, with the next-layer guesses (the next router applied to each layer's input) the runtime's
+/// prefetch would read. Budgets are 5 % to 25 % of the routed-expert bytes.
 /// </summary>
 [Collection(StreamingCollection.Name)]
 public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper log)
@@ -29,18 +30,19 @@ public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper lo
         return (trace, ModelInventory.FromGguf(loaded.File));
     }
 
-    /// <summary>A trace saved and loaded back is the same sequence, token by token.</summary>
+    /// <summary>A trace saved and loaded back is the same sequence, token by token, with its guesses where they were made.</summary>
     [Fact]
     public void TraceRoundTripsThroughItsTextFile()
     {
         var trace = new RoutingTrace();
         trace.BeginToken(); trace.Add(1, 3); trace.Add(2, 31);
-        trace.BeginToken(); trace.Add(1, 0);
+        trace.BeginToken(); trace.AddGuess(2, [5, 6]); trace.Add(1, 0);
         string path = Path.Combine(f.Root, "trace.txt");
         trace.Save(path);
         var back = RoutingTrace.Load(path);
         Assert.Equal(2, back.Tokens);
         Assert.Equal(trace.Requests, back.Requests);
+        Assert.Equal([(2, 2, 5), (2, 2, 6)], back.Guesses);
     }
 
     /// <summary>Belady on a hand-made sequence: capacity 2, requests a b c a b — evicting c's slot for a keeps a and b.</summary>
@@ -54,6 +56,23 @@ public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper lo
         Assert.Equal(0.0, ExpertCacheSimulator.HitRate(r, _ => 10, 20, EvictionPolicy.Create(EvictionPolicyKind.Lru)), 9);
     }
 
+    /// <summary>
+    /// The targets, budget by budget (5 % to 25 % of the routed-expert bytes):
+    /// <list type="bullet">
+    /// <item>the default policy beats LRU by at least 5 points and never collapses (above 20 % at 5 %);</item>
+    /// <item>the default configuration (the policy with the next-layer guesses the runtime reads ahead) is within 5
+    /// points of the offline optimum, Belady's rule on the requests alone;</item>
+    /// <item>the guesses never lower the hit rate (a guess evicts only what the policy values less);</item>
+    /// <item>the policy alone is within 2 points of the best fixed set of experts chosen knowing the whole trace's
+    /// counts (keep the C − 1 most requested, one slot for the rest): for requests independent from token to token,
+    /// as here, that set is about the best a policy without a look ahead can do, and it is itself 5 to 9 points below
+    /// Belady's (which knows each token's choice), so the 5-point target needs the guesses.</item>
+    /// </list>
+    /// Measured (guess recall 72.5 %), budget | LRU | default | default + guesses | optimum | best fixed set:
+    /// 5 % | 0.0 | 26.3 | 34.3 | 34.1 | 27.7; 10 % | 0.0 | 47.8 | 54.2 | 57.9 | 49.2; 15 % | 45.5 | 63.8 | 69.0 | 72.0 | 64.6;
+    /// 20 % | 57.3 | 73.5 | 77.7 | 80.6 | 74.6; 25 % | 70.8 | 81.0 | 84.2 | 86.6 | 82.0. The guessed reads are instant
+    /// in the simulator; the runtime counts a request found in flight as served too.
+    /// </summary>
     [Fact]
     public void DefaultPolicyBeatsLruAndStaysNearTheOptimum()
     {
@@ -62,27 +81,52 @@ public sealed class EvictionPolicyTests(StreamingFixture f, ITestOutputHelper lo
         var sizes = inventory.MoeLayers.ToDictionary(l => l.Layer, l => l.ExpertBytes);
         long Size((int Layer, int Expert) x) => sizes[x.Layer];
         long requestsPerToken = inventory.MoeLayers.Length * inventory.HyperParameters.ExpertsUsed;
+        EvictionPolicy Default() => EvictionPolicy.Create(EvictionPolicyKind.FrequencyDecay, requestsPerToken);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"guess recall {Recall(trace):P1} ({trace.Guesses.Count} guessed experts)"));
         foreach (double share in Budgets)
         {
             long capacity = (long)(inventory.RoutedExpertBytes * share);
             double lru = ExpertCacheSimulator.HitRate(trace.Requests, Size, capacity, EvictionPolicy.Create(EvictionPolicyKind.Lru));
-            double freq = ExpertCacheSimulator.HitRate(trace.Requests, Size, capacity, EvictionPolicy.Create(EvictionPolicyKind.FrequencyDecay, requestsPerToken));
+            double freq = ExpertCacheSimulator.HitRate(trace.Requests, Size, capacity, Default());
+            double guessed = ExpertCacheSimulator.HitRate(trace.Requests, Size, capacity, Default(), trace.Guesses);
             double best = ExpertCacheSimulator.HitRate(trace.Requests, Size, capacity, null);
-            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"budget {share:P0}: lru {lru:P1}, frequency-decay {freq:P1}, optimum {best:P1}"));
-            // Measured on this trace (Zipf-like routing folded into the router logits, seeded random tokens):
-            // lru 0 / 0 / 45.5 / 57.3 / 70.8 %, frequency-decay 26.3 / 47.8 / 63.8 / 73.5 / 81.0 %,
-            // optimum 34.1 / 57.9 / 72.0 / 80.6 / 86.6 %. The default beats LRU by 10+ points everywhere, but stays 6 to
-            // 10 points below the offline optimum, not the 5 the target asks (on a trace with little token-to-token
-            // locality an online policy cannot see Belady's future): this bound (12 points) guards against regressions
-            // only. Where the optimum itself is within 5 points of LRU, no policy can be 5 points above LRU; there the
-            // default must not fall below LRU (half a point of slack).
-            const double gap = 0.12;
-            Assert.True(freq >= best - gap, $"budget {share:P0}: default {freq:P1} is more than 12 points below the optimum {best:P1}");
-            if (best - lru >= 0.05) Assert.True(freq >= lru + 0.05, $"budget {share:P0}: default {freq:P1} is not 5 points above LRU {lru:P1}");
-            else Assert.True(freq >= lru - 0.005, $"budget {share:P0}: default {freq:P1} below LRU {lru:P1}");
+            double fixedSet = BestFixedSet(trace.Requests, (int)(capacity / sizes.Values.Max()));
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {share:P0} | {lru:P1} | {freq:P1} | {guessed:P1} | {best:P1} | {fixedSet:P1} |"));
+            Assert.True(freq >= lru + 0.05, $"budget {share:P0}: default {freq:P1} is not 5 points above LRU {lru:P1}");
             Assert.True(freq > 0.2, $"budget {share:P0}: default collapsed to {freq:P1}");
-            Assert.True(best >= freq && best >= lru, "the offline optimum must bound both policies");
+            Assert.True(guessed >= best - 0.05, $"budget {share:P0}: default with guesses {guessed:P1} is more than 5 points below the optimum {best:P1}");
+            Assert.True(guessed >= freq, $"budget {share:P0}: guesses lowered the hit rate from {freq:P1} to {guessed:P1}");
+            Assert.True(freq >= fixedSet - 0.02, $"budget {share:P0}: default {freq:P1} is more than 2 points below the best fixed set {fixedSet:P1}");
+            Assert.True(best >= freq && best >= lru, "the offline optimum must bound both demand policies");
         }
-        Assert.Equal(EvictionPolicyKind.FrequencyDecay, new HybridEngine.Runtime.Streaming.ExpertCacheOptions(1, 1, 1).Policy);
+        Assert.Equal(EvictionPolicyKind.FrequencyDecay, new ExpertCacheOptions(1, 1, 1).Policy);
+    }
+
+    // Hit rate of a cache that holds the `slots - 1` most requested items of the whole trace from the start (each
+    // item's first request still misses) and passes everything else through its last slot, which hits only on an
+    // immediate repeat (never here: a token's experts of one layer are distinct).
+    private static double BestFixedSet(IReadOnlyList<(int Layer, int Expert)> requests, int slots)
+    {
+        var counts = requests.GroupBy(r => r).Select(g => g.Count()).OrderByDescending(c => c).Take(Math.Max(0, slots - 1));
+        return counts.Sum(c => c - 1) / (double)requests.Count;
+    }
+
+    // Share of the experts the router chose, in layers that had a guess, that the guess named.
+    private static double Recall(RoutingTrace trace)
+    {
+        long named = 0, total = 0;
+        var byBatch = trace.Guesses.GroupBy(g => (g.At, g.Layer));
+        foreach (var batch in byBatch)
+        {
+            var guessed = batch.Select(g => g.Expert).ToHashSet();
+            // The guessed layer's requests come right after the guess (made after the previous layer's requests).
+            for (int i = batch.Key.At; i < trace.Requests.Count && trace.Requests[i].Layer == batch.Key.Layer; i++)
+            {
+                total++;
+                if (guessed.Contains(trace.Requests[i].Expert)) named++;
+            }
+        }
+        return total == 0 ? double.NaN : named / (double)total;
     }
 }

@@ -46,11 +46,10 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
                 s.RouterScratch, ex.Level);
             for (int j = 0; j < k; j++) ex.Counters.AddRouted(Layer, s.Chosen[t * k + j]);
         }
-        if (experts is IExpertPrefetcher { PrefetchActive: true } prefetcher)
-        {
-            prefetcher.Prefetch(Layer, s.Chosen.AsSpan(0, tokens * k), chosen: true);
-            if (tokens == 1 && Next is { } next) GuessNext(ex, next, prefetcher);
-        }
+        var prefetcher = experts is IExpertPrefetcher { PrefetchActive: true } p ? p : null;
+        prefetcher?.Prefetch(Layer, s.Chosen.AsSpan(0, tokens * k), chosen: true);
+        // A routing trace records the guesses too (so that prefetch can be scored offline), even with nothing streamed.
+        if (tokens == 1 && Next is { } next && (prefetcher != null || ex.Counters.Trace != null)) GuessNext(ex, next, prefetcher);
 
         // The shared experts first: they need no routed weights, so they compute while the routed experts' reads are in
         // flight. Their output is added after the routed sum, as before, so the result does not depend on this order.
@@ -102,7 +101,7 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
 
     // The next layer's router applied to this layer's input: the hidden state changes little from one layer to the
     // next, so its choice is a good guess of the next layer's, and its experts can be read while this layer computes.
-    private void GuessNext(Executor ex, MoeFeedForward next, IExpertPrefetcher prefetcher)
+    private void GuessNext(Executor ex, MoeFeedForward next, IExpertPrefetcher? prefetcher)
     {
         var s = ex.State;
         int n = next.Spec.Experts, k = next.Spec.ExpertsUsed;
@@ -111,7 +110,8 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         _guessWeights ??= new float[k];
         ex.Linear(next.RouterWeights, s.Normed, 1, _guessLogits);
         Router.Route(next.Spec, _guessLogits, next.SelectionBias, _guessChosen, _guessWeights, s.RouterScratch, ex.Level);
-        prefetcher.Prefetch(next.Layer, _guessChosen, chosen: false);
+        ex.Counters.Trace?.AddGuess(next.Layer, _guessChosen);
+        prefetcher?.Prefetch(next.Layer, _guessChosen, chosen: false);
     }
 
     // Gathers the rows of the experts this layer placed on one resident accelerator (the first one met), grouped by

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using HybridEngine.IO;
 using HybridEngine.Kernels;
@@ -26,8 +25,14 @@ public sealed record ExpertCacheOptions(long CapacityBytes, int BlockBytes, int 
 /// layer; guesses for the next layer are read only when room can be made by evicting unpinned, finished entries.
 /// Victims are chosen by the <see cref="EvictionPolicy"/>.
 /// </para>
+/// <para>
+/// Guesses cannot make a token slower than without them: their reads queue behind every demand read
+/// (<see cref="ReadQueue{T}"/>); they evict only experts the policy values below the guessed one; the guesses not yet
+/// checked against the router hold at most <see cref="Planning.Planner.PrefetchWasteShare"/> of the capacity; and when
+/// the router's choice shows a guess wrong, its pieces not yet started are dropped (a right one moves to the demand queue).
+/// </para>
 /// </summary>
-public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisposable
+public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetcher, IDisposable
 {
     private readonly WeightStore _store;
     private readonly string _path;
@@ -37,12 +42,13 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     private readonly HashSet<Entry> _reserved = [];
     private Entry? _current;
     private readonly Dictionary<int, int[]> _guesses = [];
-    private readonly BlockingCollection<Piece> _queue = new();
+    private readonly List<Entry> _pendingGuesses = [];
+    private readonly ReadQueue<Entry> _queue = new();
     private readonly Thread[] _readers;
     private readonly EvictionPolicy _policy;
     private readonly object _gate = new();
     private readonly int _block;
-    private long _used, _clock;
+    private long _used, _clock, _guessBytes;
     private int _layer = -1;
     private bool _disposed;
 
@@ -96,7 +102,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             }
             else
             {
-                entry = Admit(layer, expert, mustFit: true)!;
+                entry = Admit(layer, expert, mustFit: true, demand: true)!;
                 Counters.Misses++;
             }
             entry.Pins++;
@@ -122,6 +128,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             {
                 EnterLayer(layer);
                 ScoreGuess(layer, experts);
+                SettleGuesses(layer, experts);
             }
             else
             {
@@ -136,9 +143,16 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
                 if (!present)
                 {
                     // Reads ahead only into room that eviction can make now; what does not fit is read on demand.
-                    entry = Admit(layer, e, mustFit: false);
-                    if (entry is null) { if (chosen) Counters.Misses++; continue; }
-                    if (!chosen) { Counters.PrefetchReads++; entry.Guessed = true; }
+                    entry = Admit(layer, e, mustFit: false, demand: chosen);
+                    // No room now: a chosen expert is read (and counted as a miss) when the model asks for it.
+                    if (entry is null) continue;
+                    if (!chosen)
+                    {
+                        Counters.PrefetchReads++;
+                        entry.Guessed = true;
+                        _guessBytes += entry.Bytes;
+                        _pendingGuesses.Add(entry);
+                    }
                 }
                 if (!chosen) continue;
                 if (present) CountPresent(entry!);
@@ -169,6 +183,39 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         _guesses[layer] = [];
     }
 
+    // The router chose the experts of the layer the pending guesses were made for: a right guess's pieces not yet read
+    // move up to the demand queue; a wrong one's are dropped, and an expert not fully read leaves the cache (its
+    // buffer is freed once the pieces in flight end).
+    private void SettleGuesses(int layer, ReadOnlySpan<int> chosen)
+    {
+        foreach (var entry in _pendingGuesses)
+        {
+            _guessBytes -= entry.Bytes;
+            if (entry.Key.Item1 == layer && chosen.Contains(entry.Key.Item2))
+            {
+                _queue.Promote(entry);
+                continue;
+            }
+            if (entry.Pins > 0) continue;
+            int dropped = _queue.Drop(entry);
+            if (dropped == 0) continue;
+            Counters.DroppedGuesses++;
+            entry.Dropped = true;
+            _entries.Remove(entry.Key);
+            _policy.OnEvict(EvictionPolicy.Key(entry.Key.Item1, entry.Key.Item2));
+            if (Interlocked.Add(ref entry.Remaining, -dropped) == 0) Free(entry);
+        }
+        _pendingGuesses.Clear();
+    }
+
+    // Releases the buffer of an expert no longer in the table. Called under the lock.
+    private void Free(Entry entry)
+    {
+        entry.Buffer.Dispose();
+        _used -= entry.Bytes;
+        Monitor.PulseAll(_gate);
+    }
+
     // A new layer starts: the previous layer's experts become evictable.
     private void EnterLayer(int layer)
     {
@@ -186,7 +233,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     }
 
     // Makes room (evicting by policy) and queues the read; null when a guess finds no room. Called under the lock.
-    private Entry? Admit(int layer, int expert, bool mustFit)
+    private Entry? Admit(int layer, int expert, bool mustFit, bool demand)
     {
         var slabs = _store.ExpertLayout(layer, expert);
         long bytes = 0;
@@ -194,8 +241,11 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         if (bytes > Options.CapacityBytes)
             throw new InvalidOperationException($"the expert cache of {Options.CapacityBytes} bytes cannot hold one expert of {bytes} bytes");
         // A guess displaces only experts the policy values less than the guessed one: a wrong guess then costs a read
-        // but never evicts an expert that is more likely to be needed.
-        double below = mustFit ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
+        // but never evicts an expert that is more likely to be needed. An expert the router chose is needed now: its
+        // read starts at once if any unpinned, finished entry can make room.
+        double below = demand ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
+        // Unchecked guesses hold a bounded share of the cache (at least one expert, so small caches still guess).
+        if (!demand && _guessBytes + bytes > Math.Max(bytes, (long)(Planning.Planner.PrefetchWasteShare * Options.CapacityBytes))) return null;
         while (_used + bytes > Options.CapacityBytes)
         {
             var victim = Victim(below);
@@ -211,14 +261,13 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             }
             _entries.Remove(victim.Key);
             _policy.OnEvict(EvictionPolicy.Key(victim.Key.Item1, victim.Key.Item2));
-            victim.Buffer.Dispose();
-            _used -= victim.Bytes;
+            Free(victim);
         }
         var entry = new Entry((layer, expert), slabs, new AlignedBuffer(checked((int)bytes)), bytes);
         _entries.Add(entry.Key, entry);
         _policy.OnInsert(EvictionPolicy.Key(layer, expert), _clock);
         _used += bytes;
-        Queue(entry);
+        Queue(entry, demand);
         return entry;
     }
 
@@ -235,87 +284,6 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         return best;
     }
 
-    private static (long Start, long Length) AlignedSpan(in ExpertSlabLayout s)
-    {
-        long start = s.FileOffset / DirectFile.Alignment * DirectFile.Alignment;
-        long end = (s.FileOffset + s.Bytes + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
-        return (start, end - start);
-    }
-
-    // Points the entry's matrices into its buffer and counts its block-sized pieces, then queues them slab after slab:
-    // weights and count are in place before a reader can finish a piece and mark the entry ready.
-    private void Queue(Entry entry)
-    {
-        var matrices = new WeightMatrix[3];
-        long at = 0;
-        int count = 0;
-        for (int i = 0; i < entry.Slabs.Length; i++)
-        {
-            var slab = entry.Slabs[i];
-            var (start, length) = AlignedSpan(slab);
-            var t = slab.Template;
-            matrices[i] = new WeightMatrix(entry.Buffer.Pointer + at + (slab.FileOffset - start), t.Type, t.Rows, t.RowLength);
-            count += (int)((slab.FileOffset + slab.Bytes - start + _block - 1) / _block);
-            at += length;
-        }
-        entry.Weights = new ExpertWeights(matrices[0], matrices[1], matrices[2]);
-        entry.Remaining = count;
-        at = 0;
-        foreach (var slab in entry.Slabs)
-        {
-            var (start, length) = AlignedSpan(slab);
-            long needed = slab.FileOffset + slab.Bytes - start;
-            for (long done = 0; done < needed; done += _block)
-                _queue.Add(new Piece(entry, start + done, at + done, (int)Math.Min(_block, length - done), (int)Math.Min(_block, needed - done)));
-            at += length;
-        }
-    }
-
-    private void ReadLoop()
-    {
-        foreach (var piece in _queue.GetConsumingEnumerable())
-        {
-            var entry = piece.Entry;
-            Counters.ReadStarted();
-            try
-            {
-                // A piece of an expert whose earlier piece failed is skipped: the entry already carries the error.
-                if (entry.Error is null) Read(piece);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
-            {
-                var error = new IOException(
-                    $"reading expert {entry.Key.Item2} of layer {entry.Key.Item1} from {Path.GetFileName(_path)} failed: {ex.Message}", ex);
-                lock (_gate) { entry.Error ??= error; Failure ??= error; Monitor.PulseAll(_gate); }
-            }
-            finally
-            {
-                Counters.ReadEnded();
-                if (Interlocked.Decrement(ref entry.Remaining) == 0)
-                {
-                    entry.Ready.Set();
-                    lock (_gate) Monitor.PulseAll(_gate);
-                }
-            }
-        }
-    }
-
-    // One block-sized read into the entry's buffer. A short read is continued until the expert's own bytes are in (the
-    // aligned tail past them may lie beyond the end of the file); ending before them means the file was cut short.
-    private void Read(Piece piece)
-    {
-        int done = 0;
-        while (done < piece.Needed)
-        {
-            int got = RandomAccess.Read(_handle, new Span<byte>(piece.Entry.Buffer.Pointer + piece.BufferOffset + done, piece.Length - done),
-                piece.FileOffset + done);
-            if (got <= 0)
-                throw new IOException($"the file ends at byte {piece.FileOffset + done}, before the expert's data (truncated?)");
-            Counters.AddBytes(got);
-            done += got;
-        }
-    }
-
     /// <summary>The first read error; every later request rethrows it rather than compute with missing weights.</summary>
     public IOException? Failure { get; private set; }
 
@@ -328,7 +296,7 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
     public void Dispose()
     {
         if (_disposed) return;
-        _queue.CompleteAdding();
+        _queue.Complete();
         foreach (var t in _readers) t.Join();
         lock (_gate)
         {
@@ -337,11 +305,10 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
             _entries.Clear();
             _used = 0;
         }
-        _queue.Dispose();
         _handle.Dispose();
     }
 
-    private sealed class Entry((int, int) key, ExpertSlabLayout[] slabs, AlignedBuffer buffer, long bytes)
+    private sealed class Entry((int, int) key, ExpertSlabLayout[] slabs, AlignedBuffer buffer, long bytes) : QueuedRead
     {
         public (int, int) Key { get; } = key;
         public ExpertSlabLayout[] Slabs { get; } = slabs;
@@ -352,13 +319,9 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         public IOException? Error;
         public int Pins;
         public bool Guessed;
+        /// <summary>A wrong guess whose unread pieces were dropped: out of the table, freed when its last piece ends.</summary>
+        public bool Dropped;
         /// <summary>Pieces not read yet; the entry is ready when it reaches zero.</summary>
         public int Remaining;
     }
-
-    /// <summary>
-    /// One direct read of an expert: <paramref name="Length"/> aligned bytes at <paramref name="FileOffset"/> into its
-    /// buffer, of which the first <paramref name="Needed"/> are the expert's.
-    /// </summary>
-    private readonly record struct Piece(Entry Entry, long FileOffset, long BufferOffset, int Length, int Needed);
 }

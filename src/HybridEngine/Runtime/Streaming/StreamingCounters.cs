@@ -27,6 +27,8 @@ public sealed class StreamingCounters
     public long GuessedCorrectly { get; internal set; }
     /// <summary>Reads started by guesses.</summary>
     public long PrefetchReads { get; internal set; }
+    /// <summary>Guessed reads shown wrong by the router before all their pieces had started: the rest was never read.</summary>
+    public long DroppedGuesses { get; internal set; }
 
     /// <summary>Share of requests served by experts kept from earlier use (prefetched ones are not counted as hits).</summary>
     public double HitRate => Hits + Misses + PrefetchHits == 0 ? 1 : Hits / (double)(Hits + Misses + PrefetchHits);
