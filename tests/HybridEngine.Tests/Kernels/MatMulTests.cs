@@ -134,6 +134,37 @@ public class MatMulTests
         KernelTestData.Close(expected, actual, tolerance * scale, 0, $"{info.Name} vs ggml_mul_mat");
     }
 
+    /// <summary>
+    /// The 32-value block types paired with Q8_0 activations equal ggml_mul_mat bit for bit at the 256-bit path: the
+    /// activations are quantized by ggml's rule, each block's eight int32 lane sums are exact, the lanes are scaled and
+    /// accumulated by FMA in block order, and the final horizontal sum pairs lanes as ggml's hsum_float_8 does.
+    /// F32 weights likewise for batches: one 8-lane FMA accumulator (ggml's sgemm on AVX2) and the same final pairing.
+    /// For a single F32 row ggml sums in yet another order (observed: 22 of 24 outputs differ by an ulp), which the
+    /// engine does not follow, so F32 is checked at 3 and 8 tokens only.
+    /// One ulp of difference in these products can flip a later activation quantization step (see
+    /// LlamaCppQuantizedParityTests), which is why equality, not closeness, is required here.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.F32)]
+    public void Products_equal_ggml_mul_mat_exactly(GgmlType type)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
+        var info = QuantTypes.Get(type);
+        const int rows = 24, rowLength = 1024;
+        var weights = DotTestData.RandomWeights(type, rows * rowLength / info.BlockSize, 81);
+        foreach (int tokens in type == GgmlType.F32 ? new[] { 3, 8 } : new[] { 1, 3, 8 })
+        {
+            var x = DotTestData.Activations(tokens * rowLength, 82 + tokens);
+            var expected = GgmlMulMatReference.MulMat((int)type, weights, rows, rowLength, x, tokens);
+            var actual = Product(type, weights, rows, rowLength, x, tokens, null, SimdLevel.Avx2);
+            int differ = expected.Zip(actual).Count(p => p.First != p.Second);
+            Assert.True(differ == 0, $"{info.Name}, {tokens} tokens: {differ} of {expected.Length} outputs differ from ggml_mul_mat");
+        }
+    }
+
     /// <summary>The per-token path allocates nothing once warmed up: quantize into scratch, dispatch to the pool, dot.</summary>
     [Fact]
     public unsafe void Matvec_allocates_nothing_after_warm_up()

@@ -48,36 +48,32 @@ internal static unsafe class FloatDot
         return sum;
     }
 
+    /// <summary>One 8-lane FMA accumulator and ggml's hsum_float_8 pairing: ggml's sgemm order on AVX2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx2(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
-        Vector256<float> acc0 = default, acc1 = default;
+        Vector256<float> acc = default;
         int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            acc0 = Fma.MultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), acc1);
-        }
-        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
-        float sum = SimdOps.HSum(acc0 + acc1);
+        for (; i + 8 <= n; i += 8) acc = Fma.MultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc);
+        float sum = SimdOps.HSum(acc);
         for (; i < n; i++) sum += x[i] * y[i];
         return sum;
     }
 
+    /// <summary>
+    /// One 16-lane FMA accumulator over the row and <see cref="SimdOps.HSum(Vector512{float})"/>: the order of
+    /// llama.cpp's F32 matrix products on AVX-512 (ggml's tiled sgemm), so routers and other F32 weights give the
+    /// same float bits as there.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx512(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
-        Vector512<float> acc0 = default, acc1 = default;
+        Vector512<float> acc = default;
         int i = 0;
-        for (; i + 32 <= n; i += 32)
-        {
-            acc0 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.Load(y + i + 16), acc1);
-        }
-        for (; i + 16 <= n; i += 16) acc0 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc0);
-        float sum = Vector512.Sum(acc0 + acc1);
+        for (; i + 16 <= n; i += 16) acc = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
+        float sum = SimdOps.HSum(acc);
         for (; i < n; i++) sum += x[i] * y[i];
         return sum;
     }

@@ -45,9 +45,28 @@ internal static class SimdOps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int HSum(Vector256<int> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
 
-    /// <summary>Horizontal float sum of a 256-bit vector.</summary>
+    /// <summary>
+    /// Horizontal float sum of a 256-bit vector in ggml's pairing (its <c>hsum_float_8</c>):
+    /// <c>t_i = v_i + v_{i+4}</c>, then <c>(t_0 + t_2) + (t_1 + t_3)</c>. <see cref="Vector128.Sum"/> pairs
+    /// (t_0 + t_1) + (t_2 + t_3) instead, which rounds differently in the last bit.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float HSum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
+    public static float HSum(Vector256<float> v) => HSum(v.GetLower() + v.GetUpper());
+
+    /// <summary><c>(t_0 + t_2) + (t_1 + t_3)</c>, the last two steps of <see cref="HSum(Vector256{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum(Vector128<float> t)
+    {
+        var u = t + Vector128.Shuffle(t, Vector128.Create(2, 3, 0, 1));
+        return u.ToScalar() + u.GetElement(1);
+    }
+
+    /// <summary>
+    /// Horizontal float sum of a 512-bit vector as <c>_mm512_reduce_add_ps</c> pairs it: the two 256-bit halves
+    /// added lane by lane, then <see cref="HSum(Vector256{float})"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum(Vector512<float> v) => HSum(v.GetLower() + v.GetUpper());
 
     /// <summary>Two 128-bit halves: the low nibbles of <paramref name="q"/> then its high nibbles (as bytes 0..15).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
