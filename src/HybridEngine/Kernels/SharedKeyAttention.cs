@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using HybridEngine.Kernels.Dot;
 
 namespace HybridEngine.Kernels;
 
@@ -52,10 +52,10 @@ internal static unsafe class SharedKeyAttention
                 a30 = Vector512.FusedMultiplyAdd(h, x0, a30); a31 = Vector512.FusedMultiplyAdd(h, x1, a31);
                 a32 = Vector512.FusedMultiplyAdd(h, x2, a32); a33 = Vector512.FusedMultiplyAdd(h, x3, a33);
             }
-            Sum4(a00, a01, a02, a03).Store(s + j);
-            Sum4(a10, a11, a12, a13).Store(s + sStride + j);
-            Sum4(a20, a21, a22, a23).Store(s + 2 * sStride + j);
-            Sum4(a30, a31, a32, a33).Store(s + 3 * sStride + j);
+            SimdOps.Sum4(a00, a01, a02, a03).Store(s + j);
+            SimdOps.Sum4(a10, a11, a12, a13).Store(s + sStride + j);
+            SimdOps.Sum4(a20, a21, a22, a23).Store(s + 2 * sStride + j);
+            SimdOps.Sum4(a30, a31, a32, a33).Store(s + 3 * sStride + j);
         }
         for (; j < length; j++)
         {
@@ -69,7 +69,7 @@ internal static unsafe class SharedKeyAttention
                 a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q2 + i), x, a2);
                 a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q3 + i), x, a3);
             }
-            var sums = Sum4(a0, a1, a2, a3);
+            var sums = SimdOps.Sum4(a0, a1, a2, a3);
             s[j] = sums.GetElement(0);
             s[sStride + j] = sums.GetElement(1);
             s[2 * sStride + j] = sums.GetElement(2);
@@ -138,18 +138,5 @@ internal static unsafe class SharedKeyAttention
             a2.Store(o + 2 * oStride + i);
             a3.Store(o + 3 * oStride + i);
         }
-    }
-
-    /// <summary>The four horizontal sums [Σa, Σb, Σc, Σd]: halves added, then three pairwise-add steps shared by all four.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sum4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
-    {
-        var a2 = a.GetLower() + a.GetUpper();
-        var b2 = b.GetLower() + b.GetUpper();
-        var c2 = c.GetLower() + c.GetUpper();
-        var d2 = d.GetLower() + d.GetUpper();
-        // hadd(x, y) per 128-bit lane: [x0+x1, x2+x3, y0+y1, y2+y3]; twice gives each vector's lane sum in its own slot.
-        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a2, b2), Avx.HorizontalAdd(c2, d2));
-        return abcd.GetLower() + abcd.GetUpper();
     }
 }
