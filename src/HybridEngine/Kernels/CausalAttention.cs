@@ -17,7 +17,9 @@ namespace HybridEngine.Kernels;
 /// the value). Heads of one token run in parallel, tokens one after the other, so scores need only [heads, context].
 /// At <see cref="SimdLevel.Avx512"/>, with head sizes a multiple of 16, scores take four keys per pass (the query
 /// chunk loaded once for four keys) and the output keeps 64 of its floats in registers over all keys, instead of
-/// one library call per key (the per-call overhead rivalled the arithmetic at MLA's 576-wide keys).
+/// one library call per key (the per-call overhead rivalled the arithmetic at MLA's 576-wide keys). There, when
+/// query heads come in groups of four per key/value head (MLA: all heads share one), the four go through
+/// <see cref="SharedKeyAttention"/> together, so each shared key and value row is read once per four heads.
 /// </summary>
 public static unsafe class CausalAttention
 {
@@ -33,6 +35,8 @@ public static unsafe class CausalAttention
     {
         if (layout.Heads % layout.KvHeads != 0) throw new ArgumentException($"{layout.Heads} heads do not share {layout.KvHeads} kv heads evenly");
         int context = scores.Length / layout.Heads;
+        bool wide = level >= SimdLevel.Avx512 && Vector512.IsHardwareAccelerated && layout.KeyDim % 16 == 0 && layout.ValueDim % 16 == 0;
+        int unit = wide && layout.Heads / layout.KvHeads % 4 == 0 ? 4 : 1;   // heads per work item
         fixed (float* pq = queries)
         fixed (float* pk = keys)
         fixed (float* pv = values)
@@ -50,10 +54,41 @@ public static unsafe class CausalAttention
                     Keys = pk, Values = pv,
                     Output = po + (long)t * layout.Heads * layout.ValueDim,
                     Scores = ps, Context = context, Length = length,
-                    Layout = layout, Scale = scale, Level = level,
+                    Layout = layout, Scale = scale, Level = level, Wide = wide,
                 };
-                if (pool is null) job.Execute(0, layout.Heads);
+                if (unit == 4) RunFours(ref job, pool);
+                else if (pool is null) job.Execute(0, layout.Heads);
                 else pool.Run(ref job, layout.Heads);
+            }
+        }
+    }
+
+    private static void RunFours(ref HeadsJob heads, ComputePool? pool)
+    {
+        var job = new FoursJob { Heads = heads };
+        if (pool is null) job.Execute(0, heads.Layout.Heads / 4);
+        else pool.Run(ref job, heads.Layout.Heads / 4);
+    }
+
+    /// <summary>Work item i = heads 4i..4i+3, which share one key/value head.</summary>
+    private struct FoursJob : IRangeJob
+    {
+        public HeadsJob Heads;
+
+        public readonly void Execute(int start, int end)
+        {
+            var l = Heads.Layout;
+            int group = l.Heads / l.KvHeads;
+            for (int i = start; i < end; i++)
+            {
+                int h = 4 * i, g = h / group;
+                float* sp = Heads.Scores + (long)h * Heads.Context;
+                SharedKeyAttention.Scores(Heads.Query + (long)h * l.KeyDim, l.KeyDim, Heads.Keys + g * l.KeyDim, l.KeyStride, l.KeyDim,
+                    Heads.Length, sp, Heads.Context);
+                for (int k = 0; k < 4; k++)
+                    Softmax.ApplyInPlace(new Span<float>(sp + (long)k * Heads.Context, Heads.Length), Heads.Scale, Heads.Length, Heads.Level);
+                SharedKeyAttention.WeightedSum(sp, Heads.Context, Heads.Values + g * l.ValueDim, l.ValueStride, l.ValueDim, Heads.Length,
+                    Heads.Output + (long)h * l.ValueDim, l.ValueDim);
             }
         }
     }
@@ -65,15 +100,15 @@ public static unsafe class CausalAttention
         public Layout Layout;
         public float Scale;
         public SimdLevel Level;
+        public bool Wide;
 
         public readonly void Execute(int start, int end)
         {
             int group = Layout.Heads / Layout.KvHeads;
-            bool wide = Level >= SimdLevel.Avx512 && Vector512.IsHardwareAccelerated && Layout.KeyDim % 16 == 0 && Layout.ValueDim % 16 == 0;
             for (int h = start; h < end; h++)
             {
                 int g = h / group;
-                if (wide)
+                if (Wide)
                 {
                     float* sp = Scores + (long)h * Context;
                     ScoresWide(Query + (long)h * Layout.KeyDim, Keys + g * Layout.KeyDim, Layout.KeyStride, Layout.KeyDim, Length, sp);

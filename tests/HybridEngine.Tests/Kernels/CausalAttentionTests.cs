@@ -6,7 +6,8 @@ namespace HybridEngine.Tests.Kernels;
 /// <summary>
 /// Causal attention on every SIMD level, with and without the pool, against a double-precision reference written
 /// from the formula: grouped heads, MLA's aliased layout (values are the first part of each key row), and lengths
-/// that leave remainders for the four-key and 64-float blocks of the wide path.
+/// that leave remainders for the four-key and 64-float blocks of the wide path, and head groups of four that the wide
+/// path runs four heads at a time.
 /// </summary>
 public class CausalAttentionTests
 {
@@ -46,6 +47,9 @@ public class CausalAttentionTests
             new CausalAttention.Layout(Heads: 4, KvHeads: 2, KeyDim: 32, ValueDim: 32, KeyStride: 64, ValueStride: 64),   // GQA
             new CausalAttention.Layout(Heads: 3, KvHeads: 1, KeyDim: 80, ValueDim: 64, KeyStride: 80, ValueStride: 80),   // MLA-like: values alias keys
             new CausalAttention.Layout(Heads: 2, KvHeads: 2, KeyDim: 12, ValueDim: 20, KeyStride: 24, ValueStride: 40),   // sizes off the 16-float grid
+            // Four heads per pass over shared rows (AVX-512): MLA-like with 64 + 16 value floats, and GQA groups of 4.
+            new CausalAttention.Layout(Heads: 8, KvHeads: 1, KeyDim: 96, ValueDim: 80, KeyStride: 96, ValueStride: 96),
+            new CausalAttention.Layout(Heads: 8, KvHeads: 2, KeyDim: 32, ValueDim: 64, KeyStride: 64, ValueStride: 128),
         }
         select new object[] { level, layout };
 

@@ -54,10 +54,11 @@ public class MatMulTests
         var info = QuantTypes.Get(type);
         int rowLength = 2 * Math.Max(info.BlockSize, 32);
         using var pool = new ComputePool(3);
-        foreach (int rows in new[] { 1, 2, 5, 13, 37 })
+        // 61 rows and 45 tokens: more than one cache tile of rows and of tokens at these row lengths, with remainders.
+        foreach (int rows in new[] { 1, 2, 5, 13, 37, 61 })
         {
             var weights = DotTestData.RandomWeights(type, rows * rowLength / info.BlockSize, rows);
-            for (int tokens = 1; tokens <= 7; tokens++)
+            foreach (int tokens in new[] { 1, 2, 3, 4, 5, 6, 7, 9, 45 })
             {
                 var x = DotTestData.Activations(tokens * rowLength, 100 * rows + tokens);
                 var expected = Reference(type, weights, rows, rowLength, x, tokens);

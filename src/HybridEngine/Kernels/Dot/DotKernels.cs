@@ -30,13 +30,20 @@ public static unsafe class DotKernels
     /// <summary>
     /// Whether <paramref name="type"/> has a one-row × several-token kernel at <paramref name="level"/>:
     /// <c>void dot4(byte* weightRow, byte* activations, long activationStride, int tokens, int blocks, float* y, long yStride)</c>
-    /// writes <c>y[t·yStride] = dot(weightRow, activations + t·activationStride)</c> for t &lt; tokens (1..4). It
-    /// unpacks each weight block once for all those tokens; the matrix-matrix product sends tokens through it four
-    /// at a time.
+    /// writes <c>y[t·yStride] = dot(weightRow, activations + t·activationStride)</c> for t &lt; tokens
+    /// (1..<see cref="MultiTokenWidth"/>). It unpacks each weight block once for all those tokens; the matrix-matrix
+    /// product sends tokens through it that many at a time.
     /// </summary>
     public static bool HasDot4(GgmlType type, SimdLevel level) => GetDot4(type, level) != null;
 
-    /// <summary>The four-token kernel (see <see cref="HasDot4"/>), or null.</summary>
+    /// <summary>
+    /// Most tokens one call of <see cref="GetDot4"/>'s kernel takes: 8 for Q4_K on AVX-512 (its block unpacking is
+    /// the larger share, so eight tokens share it), 4 for the others, 0 where there is none.
+    /// </summary>
+    public static int MultiTokenWidth(GgmlType type, SimdLevel level) =>
+        GetDot4(type, level) == null ? 0 : type == GgmlType.Q4_K ? Q4_KAvx512.MaxTokens : 4;
+
+    /// <summary>The multi-token kernel (see <see cref="HasDot4"/>; 1 to <see cref="MultiTokenWidth"/> tokens), or null.</summary>
     public static delegate*<byte*, byte*, long, int, int, float*, long, void> GetDot4(GgmlType type, SimdLevel level)
     {
         level = Simd.Clamp(level);

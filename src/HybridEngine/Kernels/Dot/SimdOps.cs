@@ -68,6 +68,19 @@ internal static class SimdOps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HSum(Vector512<float> v) => HSum(v.GetLower() + v.GetUpper());
 
+    /// <summary>The four horizontal sums [Σa, Σb, Σc, Σd]: halves added, then three pairwise-add steps shared by all four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sum4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        var a2 = a.GetLower() + a.GetUpper();
+        var b2 = b.GetLower() + b.GetUpper();
+        var c2 = c.GetLower() + c.GetUpper();
+        var d2 = d.GetLower() + d.GetUpper();
+        // hadd(x, y) per 128-bit lane: [x0+x1, x2+x3, y0+y1, y2+y3]; twice gives each vector's lane sum in its own slot.
+        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a2, b2), Avx.HorizontalAdd(c2, d2));
+        return abcd.GetLower() + abcd.GetUpper();
+    }
+
     /// <summary>Two 128-bit halves: the low nibbles of <paramref name="q"/> then its high nibbles (as bytes 0..15).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Nibbles(Vector128<byte> q)

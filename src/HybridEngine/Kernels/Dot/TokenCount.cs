@@ -16,3 +16,11 @@ internal readonly struct Three : ITokenCount { public static int Count => 3; }
 internal readonly struct Four : ITokenCount { public static int Count => 4; }
 
 internal readonly struct One : ITokenCount { public static int Count => 1; }
+
+internal readonly struct Five : ITokenCount { public static int Count => 5; }
+
+internal readonly struct Six : ITokenCount { public static int Count => 6; }
+
+internal readonly struct Seven : ITokenCount { public static int Count => 7; }
+
+internal readonly struct Eight : ITokenCount { public static int Count => 8; }

@@ -6,8 +6,9 @@ using Xunit;
 namespace HybridEngine.Tests.Kernels.Dot;
 
 /// <summary>
-/// The one-row × several-token kernels (<see cref="DotKernels.GetDot4"/>): each of the 1..4 outputs against the scalar
-/// twin's dot with that token, with strided activations and outputs, and nothing written between the output slots.
+/// The one-row × several-token kernels (<see cref="DotKernels.GetDot4"/>): for every count from 1 to the kernel's
+/// <see cref="DotKernels.MultiTokenWidth"/>, each output against the scalar twin's dot with that token, with strided
+/// activations and outputs, and nothing written between or after the output slots.
 /// </summary>
 public class Dot4KernelTests
 {
@@ -19,10 +20,11 @@ public class Dot4KernelTests
         where DotKernels.HasDot4(t, l) select new object[] { t, l };
 
     [Fact]
-    public void Q4_K_has_a_four_token_kernel_on_avx512()
+    public void Q4_K_has_an_eight_token_kernel_on_avx512()
     {
         // Guards the Cases list above against silently becoming empty on the machines that have the kernel.
         Assert.Equal(Simd.Best >= SimdLevel.Avx512, DotKernels.HasDot4(GgmlType.Q4_K, SimdLevel.Avx512));
+        Assert.Equal(Simd.Best >= SimdLevel.Avx512 ? 8 : 0, DotKernels.MultiTokenWidth(GgmlType.Q4_K, SimdLevel.Avx512));
     }
 
     [Theory]
@@ -31,26 +33,27 @@ public class Dot4KernelTests
     {
         var info = QuantTypes.Get(type);
         var kernel = DotKernels.GetDot4(type, level);
+        int width = DotKernels.MultiTokenWidth(type, level);
         foreach (int blocks in DotTestData.BlockCounts(type))
         {
             int n = blocks * info.BlockSize;
             var w = DotTestData.RandomWeights(type, blocks, 17 + blocks);
-            var rows = new byte[4][];
-            for (int t = 0; t < 4; t++) rows[t] = DotTestData.Quantize(type, DotTestData.Activations(n, 50 * blocks + t));
+            var rows = new byte[width][];
+            for (int t = 0; t < width; t++) rows[t] = DotTestData.Quantize(type, DotTestData.Activations(n, 50 * blocks + t));
             int stride = rows[0].Length + 12;   // a gap between rows: the kernel must use the stride it is given
-            var act = new byte[4 * stride];
-            for (int t = 0; t < 4; t++) rows[t].CopyTo(act, t * stride);
+            var act = new byte[width * stride];
+            for (int t = 0; t < width; t++) rows[t].CopyTo(act, t * stride);
             const int yStride = 3;
-            for (int tokens = 1; tokens <= 4; tokens++)
+            for (int tokens = 1; tokens <= width; tokens++)
             {
-                var y = Enumerable.Repeat(float.NaN, 4 * yStride).ToArray();
+                var y = Enumerable.Repeat(float.NaN, width * yStride).ToArray();
                 fixed (byte* pw = w)
                 fixed (byte* pa = act)
                 fixed (float* py = y)
                 {
                     kernel(pw, pa, stride, tokens, blocks, py, yStride);
                 }
-                for (int t = 0; t < 4; t++)
+                for (int t = 0; t < width; t++)
                 {
                     if (t >= tokens)
                     {
