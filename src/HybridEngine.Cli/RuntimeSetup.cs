@@ -85,6 +85,8 @@ public sealed class RuntimeSetup
         {
             if (Model.Weights.ExpertOverride == Cache) Model.Weights.ExpertOverride = null;
             Cache?.Dispose();
+            Model.Weights.PrivateExperts?.Dispose();
+            Model.Weights.PrivateExperts = null;
             Model.Placement = null;
             Placement?.Dispose();
             foreach (var device in devices ?? []) device.Dispose();
@@ -162,14 +164,21 @@ public sealed class RuntimeSetup
                 plan = placement.Plan!;
                 loaded.Placement = placement;
             }
-            PageIn(loaded, plan, progress);
             Placed Make(ExpertCache? cache, string how) => new(loaded, plan, profile, cache, how, placement, devices) { ConfiguredThreads = engine.Threads };
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
-            if (streamed.Count == 0) return Make(null, "resident");
-            if (mode == StreamMode.Auto) mode = Choose(profile!);
-            if (mode == StreamMode.PageCache) return Make(null, "page-cache");
-            var settings = profile!.Settings;
-            var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
+            if (streamed.Count > 0 && mode == StreamMode.Auto) mode = Choose(profile!);
+            if (streamed.Count == 0 || mode == StreamMode.PageCache)
+            {
+                PageIn(loaded, plan, progress, mappedExperts: true);
+                return Make(null, streamed.Count == 0 ? "resident" : "page-cache");
+            }
+            // Direct streaming keeps the process within the budget: the experts the plan keeps in RAM are read into
+            // private buffers, because touching them through the mapping would hold whole page-cache folios around them.
+            PageIn(loaded, plan, progress, mappedExperts: false);
+            var read = ExpertReadSettings.For(profile!, loaded.Weights, streamed);
+            var resident = plan!.Experts.SelectMany(l => l.Resident.Select(e => (l.Layer, e))).ToList();
+            if (resident.Count > 0) loaded.Weights.PrivateExperts = PrivateExperts.Load(loaded.Weights, path, resident, read.QueueDepth);
+            var cacheOptions = new ExpertCacheOptions(plan.TierOf(Tier.RamCache).CapacityBytes, read.BlockBytes, read.QueueDepth, policy,
                 loaded.Model.Dimensions.ExpertsUsed);
             var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
             loaded.Weights.ExpertOverride = cache;
@@ -179,18 +188,19 @@ public sealed class RuntimeSetup
         {
             placement?.Dispose();
             foreach (var device in devices) device.Dispose();
+            loaded.Weights.PrivateExperts?.Dispose();
             loaded.Dispose();
             throw;
         }
     }
 
     /// <summary>Pages in what the plan keeps in RAM: tensors not on a GPU, resident experts (everything without a plan).</summary>
-    private static void PageIn(LoadedModel loaded, Plan? plan, IProgress<LoadProgress>? progress)
+    private static void PageIn(LoadedModel loaded, Plan? plan, IProgress<LoadProgress>? progress, bool mappedExperts)
     {
         var gpuTensors = plan?.Tensors.Where(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu).Select(t => t.Name).ToHashSet() ?? [];
         var residentExperts = plan?.Experts.ToDictionary(l => l.Layer, l => l.Resident.ToHashSet());
         ResidentLoader.PageIn(loaded, name => !gpuTensors.Contains(name),
-            (layer, expert) => residentExperts is null || (residentExperts.TryGetValue(layer, out var set) && set.Contains(expert)), progress);
+            (layer, expert) => mappedExperts && (residentExperts is null || (residentExperts.TryGetValue(layer, out var set) && set.Contains(expert))), progress);
     }
 
     /// <summary>Whether the plan puts any weight on a dedicated or integrated GPU (never under --cpu-only).</summary>

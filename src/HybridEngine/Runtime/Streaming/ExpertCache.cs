@@ -149,6 +149,13 @@ public sealed unsafe class ExpertCache : IExpertSource, IExpertPrefetcher, IDisp
         }
     }
 
+    /// <inheritdoc/>
+    public bool IsReady(int layer, int expert)
+    {
+        if (!_streamed.Contains((layer, expert))) return true;
+        lock (_gate) return _entries.TryGetValue((layer, expert), out var entry) && entry.Ready.IsSet;
+    }
+
     // A request found its expert cached: a hit, or a prefetch hit when a guess read it since its last use.
     private void CountPresent(Entry entry)
     {
