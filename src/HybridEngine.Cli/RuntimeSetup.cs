@@ -268,9 +268,16 @@ public sealed class RuntimeSetup
         var d = c.Snapshot() - start;
         double n = counters.DecodeTokens, perToken = d.BytesRead / n, tps = counters.DecodeTokensPerSecond;
         double Error(double measured, double predicted) => predicted > 0 ? measured / predicted - 1 : double.NaN;
+        // The plan's hit rate counts every routed expert (pinned ones always hit), the cache's only the streamed ones.
+        double routed = n * placed.Model.Model.Dimensions.ExpertsUsed * placed.Plan.Experts.Length;
+        double servedAll = routed > 0 ? 1 - Math.Min(1, d.Misses / routed) : 1;
+        // Disk roofline: the tokens/s the plan's disk bandwidth allows at the bytes really read per token.
+        double diskRate = p.DiskSeconds > 0 ? p.DiskBytesPerToken / p.DiskSeconds : 0, roofline = perToken > 0 ? diskRate / perToken : 0;
         return line + Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
-            $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1}, " +
+            $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1} of streamed, " +
+            $"{servedAll:P1} of all routed experts (plan {p.ExpertHitRate:P1}), " +
             $"disk {perToken / 1e6:F2} MB/token ({Error(perToken, p.DiskBytesPerToken):+0.0%;-0.0%} vs plan), {d.PrefetchReads} guessed reads; " +
-            $"reader busy {d.ReaderBusySeconds:F3} s of {counters.DecodeSeconds:F3} s at {d.ReaderBytesPerSecond / 1e9:F2} GB/s; I/O wait {d.WaitSeconds:F3} s");
+            $"reader busy {d.ReaderBusySeconds:F3} s of {counters.DecodeSeconds:F3} s at {d.ReaderBytesPerSecond / 1e9:F2} GB/s; I/O wait {d.WaitSeconds:F3} s; " +
+            $"disk roofline {roofline:F2} tok/s at {diskRate / 1e9:F2} GB/s, ratio {(roofline > 0 ? tps / roofline : 0):F2}");
     }
 }
