@@ -64,11 +64,16 @@ public static class Planner
     /// Share of the disk time per token during which the compute thread is busy too, with next-layer guesses read
     /// ahead: reads of a layer's guessed experts run while the layer before computes, and a layer computes its cached
     /// experts while the others are read. Measured as (reader busy − I/O wait) ÷ reader busy over decode with
-    /// `run --stats` on deepseek2 v2lite q4_k (README, "Decode speed model").
+    /// `run --stats` on deepseek2 v2lite q4_k at a 25 % budget: 0.22 with the machine nearly idle, 0.34–0.38 under
+    /// load (compute then takes longer, so more of the reads hide behind it); at 50 % 0.49–0.63, but there the disk
+    /// time is a tenth of the compute time and the share hardly matters (README, "Decode speed model").
     /// </summary>
-    public const double PrefetchOverlapShare = 0.3;
-    /// <summary>The same share without prefetch: only the reads of one layer's experts overlap its cached experts' compute.</summary>
-    public const double DemandOverlapShare = 0.1;
+    public const double PrefetchOverlapShare = 0.2;
+    /// <summary>
+    /// The same share without prefetch: only the reads of one layer's experts overlap the compute of its experts
+    /// already in RAM (measured about 0 before decode computed ready experts first; a small share is counted for that).
+    /// </summary>
+    public const double DemandOverlapShare = 0.05;
 
     /// <summary>
     /// Seconds of disk time hidden behind compute per token: the measured share of the disk time, never more than the

@@ -38,10 +38,11 @@ public sealed record PlannerHardware(
     /// CPU time per decoder layer and token besides streaming its weights at the matvec rate: dispatching some twenty
     /// small products, norms, rope, routing and attention to the compute threads and waiting for them, and the lower
     /// rate of MB-sized matrices against the tuner's GB-sized one. The tuner does not measure it; this is the residual
-    /// of resident decode of the 27-layer deepseek2 v2lite (q4_k, 2 threads, avx512) on the development machine after
-    /// the bandwidth term (README, "Decode speed model").
+    /// of decode of the 27-layer deepseek2 v2lite (q4_k, 2 threads, avx512) on the development machine, nearly idle,
+    /// after the bandwidth term: 107–128 ms per token with experts in RAM (page-cache runs and the compute part of
+    /// budgeted ones) against 71.6 ms of weight bytes at the matvec rate, (120 − 71.6) ms ÷ 27 layers ≈ 1.8 ms.
     /// </summary>
-    public const double DefaultLayerOverheadSeconds = 1.2e-3;
+    public const double DefaultLayerOverheadSeconds = 1.8e-3;
 
     /// <summary>Seconds per decoder layer and token besides weight bytes (see <see cref="DefaultLayerOverheadSeconds"/>).</summary>
     public double LayerOverheadSeconds { get; init; } = DefaultLayerOverheadSeconds;
