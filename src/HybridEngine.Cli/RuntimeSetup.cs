@@ -85,6 +85,8 @@ public sealed class RuntimeSetup
         {
             if (Model.Weights.ExpertOverride == Cache) Model.Weights.ExpertOverride = null;
             Cache?.Dispose();
+            Model.Weights.PrivateExperts?.Dispose();
+            Model.Weights.PrivateExperts = null;
             Model.Placement = null;
             Placement?.Dispose();
             foreach (var device in devices ?? []) device.Dispose();
@@ -162,14 +164,21 @@ public sealed class RuntimeSetup
                 plan = placement.Plan!;
                 loaded.Placement = placement;
             }
-            PageIn(loaded, plan, progress);
             Placed Make(ExpertCache? cache, string how) => new(loaded, plan, profile, cache, how, placement, devices) { ConfiguredThreads = engine.Threads };
             var streamed = plan?.Experts.SelectMany(l => l.Streamed.Select(e => (l.Layer, e))).ToList() ?? [];
-            if (streamed.Count == 0) return Make(null, "resident");
-            if (mode == StreamMode.Auto) mode = Choose(profile!);
-            if (mode == StreamMode.PageCache) return Make(null, "page-cache");
-            var settings = profile!.Settings;
-            var cacheOptions = new ExpertCacheOptions(plan!.TierOf(Tier.RamCache).CapacityBytes, settings.IoBlockBytes, settings.IoQueueDepth, policy,
+            if (streamed.Count > 0 && mode == StreamMode.Auto) mode = Choose(profile!);
+            if (streamed.Count == 0 || mode == StreamMode.PageCache)
+            {
+                PageIn(loaded, plan, progress, mappedExperts: true);
+                return Make(null, streamed.Count == 0 ? "resident" : "page-cache");
+            }
+            // Direct streaming keeps the process within the budget: the experts the plan keeps in RAM are read into
+            // private buffers, because touching them through the mapping would hold whole page-cache folios around them.
+            PageIn(loaded, plan, progress, mappedExperts: false);
+            var read = ExpertReadSettings.For(profile!, loaded.Weights, streamed);
+            var resident = plan!.Experts.SelectMany(l => l.Resident.Select(e => (l.Layer, e))).ToList();
+            if (resident.Count > 0) loaded.Weights.PrivateExperts = PrivateExperts.Load(loaded.Weights, path, resident, read.QueueDepth);
+            var cacheOptions = new ExpertCacheOptions(plan.TierOf(Tier.RamCache).CapacityBytes, read.BlockBytes, read.QueueDepth, policy,
                 loaded.Model.Dimensions.ExpertsUsed);
             var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
             loaded.Weights.ExpertOverride = cache;
@@ -179,18 +188,19 @@ public sealed class RuntimeSetup
         {
             placement?.Dispose();
             foreach (var device in devices) device.Dispose();
+            loaded.Weights.PrivateExperts?.Dispose();
             loaded.Dispose();
             throw;
         }
     }
 
     /// <summary>Pages in what the plan keeps in RAM: tensors not on a GPU, resident experts (everything without a plan).</summary>
-    private static void PageIn(LoadedModel loaded, Plan? plan, IProgress<LoadProgress>? progress)
+    private static void PageIn(LoadedModel loaded, Plan? plan, IProgress<LoadProgress>? progress, bool mappedExperts)
     {
         var gpuTensors = plan?.Tensors.Where(t => t.Tier is Tier.Gpu or Tier.IntegratedGpu).Select(t => t.Name).ToHashSet() ?? [];
         var residentExperts = plan?.Experts.ToDictionary(l => l.Layer, l => l.Resident.ToHashSet());
         ResidentLoader.PageIn(loaded, name => !gpuTensors.Contains(name),
-            (layer, expert) => residentExperts is null || (residentExperts.TryGetValue(layer, out var set) && set.Contains(expert)), progress);
+            (layer, expert) => mappedExperts && (residentExperts is null || (residentExperts.TryGetValue(layer, out var set) && set.Contains(expert))), progress);
     }
 
     /// <summary>Whether the plan puts any weight on a dedicated or integrated GPU (never under --cpu-only).</summary>
@@ -267,14 +277,22 @@ public sealed class RuntimeSetup
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; reader {c.ReaderBytesPerSecond / 1e9:F2} GB/s while busy; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads ({c.DroppedGuesses} dropped unread); plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement, counters)}{Peak()}");
+            $"{c.PrefetchReads} guessed reads ({c.DroppedGuesses} dropped unread); {placed.Model.Weights.PrivateExperts?.Count ?? 0} experts pinned in private buffers " +
+            $"({(placed.Model.Weights.PrivateExperts?.Bytes ?? 0) / 1e6:F2} MB); plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement, counters)}{Peak()}");
         if (afterPrefill is not { } start || counters.DecodeTokens == 0) return line;
         var d = c.Snapshot() - start;
         double n = counters.DecodeTokens, perToken = d.BytesRead / n, tps = counters.DecodeTokensPerSecond;
         double Error(double measured, double predicted) => predicted > 0 ? measured / predicted - 1 : double.NaN;
+        // The plan's hit rate counts every routed expert (pinned ones always hit), the cache's only the streamed ones.
+        double routed = n * placed.Model.Model.Dimensions.ExpertsUsed * placed.Plan.Experts.Length;
+        double servedAll = routed > 0 ? 1 - Math.Min(1, d.Misses / routed) : 1;
+        // Disk roofline: the tokens/s the plan's disk bandwidth allows at the bytes really read per token.
+        double diskRate = p.DiskSeconds > 0 ? p.DiskBytesPerToken / p.DiskSeconds : 0, roofline = perToken > 0 ? diskRate / perToken : 0;
         return line + Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
-            $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1}, " +
+            $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1} of streamed, " +
+            $"{servedAll:P1} of all routed experts (plan {p.ExpertHitRate:P1}), " +
             $"disk {perToken / 1e6:F2} MB/token ({Error(perToken, p.DiskBytesPerToken):+0.0%;-0.0%} vs plan), {d.PrefetchReads} guessed reads; " +
-            $"reader busy {d.ReaderBusySeconds:F3} s of {counters.DecodeSeconds:F3} s at {d.ReaderBytesPerSecond / 1e9:F2} GB/s; I/O wait {d.WaitSeconds:F3} s");
+            $"reader busy {d.ReaderBusySeconds:F3} s of {counters.DecodeSeconds:F3} s at {d.ReaderBytesPerSecond / 1e9:F2} GB/s; I/O wait {d.WaitSeconds:F3} s; " +
+            $"disk roofline {roofline:F2} tok/s at {diskRate / 1e9:F2} GB/s, ratio {(roofline > 0 ? tps / roofline : 0):F2}");
     }
 }

@@ -27,7 +27,7 @@ public static class PlanText
         }
         w.WriteLine();
         var pr = p.Prediction;
-        w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"decode        {pr.DecodeTokensPerSecond:F2} tokens/s ({pr.ComputeSeconds * 1e3:F1} ms compute + {pr.DiskSeconds * 1e3:F1} ms disk per token)"));
+        w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"decode        {pr.DecodeTokensPerSecond:F2} tokens/s ({pr.ComputeSeconds * 1e3:F1} ms compute + {pr.DiskSeconds * 1e3:F1} ms disk − {pr.OverlapSeconds * 1e3:F1} ms overlapped per token)"));
         w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"disk          {Size((long)pr.DiskBytesPerToken)} per token; expert hit rate {pr.ExpertHitRate:P1}"));
         w.WriteLine($"peak memory   RAM {Size(pr.PeakRamBytes)}, VRAM {Size(pr.PeakVramBytes)}");
         foreach (string note in p.Notes) w.WriteLine($"note          {note}");

@@ -34,7 +34,8 @@ public sealed record MemoryReserve(long KvCacheBytes, long ActivationBytes, long
 /// <param name="ExpertHitRate">Share of routed-expert requests served from GPU or RAM (1 when nothing streams).</param>
 /// <param name="DiskBytesPerToken">Expected expert bytes read from disk per token.</param>
 /// <param name="ComputeSeconds">Weight and KV reads from memory tiers per token.</param>
-/// <param name="DiskSeconds">Disk reads per token, not overlapped with compute.</param>
+/// <param name="DiskSeconds">Disk reads per token.</param>
+/// <param name="OverlapSeconds">Of the disk time, the part spent while the CPU computes (tokens/s = 1 / (compute + disk − overlap)).</param>
 public sealed record PlanPrediction(
     double DecodeTokensPerSecond,
     double DiskBytesPerToken,
@@ -42,7 +43,8 @@ public sealed record PlanPrediction(
     double ComputeSeconds,
     double DiskSeconds,
     long PeakRamBytes,
-    long PeakVramBytes);
+    long PeakVramBytes,
+    double OverlapSeconds = 0);
 
 /// <summary>
 /// A placement: the tier of every tensor and expert, the budgets it honours and its predictions. Printable as JSON

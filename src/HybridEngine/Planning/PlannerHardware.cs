@@ -35,8 +35,21 @@ public sealed record PlannerHardware(
     public const double DefaultGpuReadGBps = 250;
 
     /// <summary>
+    /// CPU time per decoder layer and token besides streaming its weights at the matvec rate: dispatching some twenty
+    /// small products, norms, rope, routing and attention to the compute threads and waiting for them, and the lower
+    /// rate of MB-sized matrices against the tuner's GB-sized one. The tuner does not measure it; this is the residual
+    /// of decode of the 27-layer deepseek2 v2lite (q4_k, 2 threads, avx512) on the development machine, nearly idle,
+    /// after the bandwidth term: 107–128 ms per token with experts in RAM (page-cache runs and the compute part of
+    /// budgeted ones) against 71.6 ms of weight bytes at the matvec rate, (120 − 71.6) ms ÷ 27 layers ≈ 1.8 ms.
+    /// </summary>
+    public const double DefaultLayerOverheadSeconds = 1.8e-3;
+
+    /// <summary>Seconds per decoder layer and token besides weight bytes (see <see cref="DefaultLayerOverheadSeconds"/>).</summary>
+    public double LayerOverheadSeconds { get; init; } = DefaultLayerOverheadSeconds;
+
+    /// <summary>
     /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
-    /// count and kernel path, disk bandwidth at the tuned block size and queue depth (the best point when the tuned
+    /// count and kernel path (matvec on the largest matrix measured), disk bandwidth at the tuned block size and queue depth (the best point when the tuned
     /// one was not measured), and each GPU's measured matvec rate (<see cref="GpuReadGBps"/>). A missing CPU, memory or
     /// disk measurement falls back to a default and sets <see cref="Assumed"/>; an unmeasured GPU keeps a null rate
     /// (the planner assumes one and says so).
@@ -56,7 +69,10 @@ public sealed record PlannerHardware(
             var sameKernel = group.Where(p => p.KernelPath == tuned.KernelPath).ToList();
             var points = sameKernel.Count > 0 ? sameKernel : group.ToList();
             var atThreads = points.Where(p => p.Threads == tuned.Threads).ToList();
-            matvec[group.Key] = (atThreads.Count > 0 ? atThreads : points).Max(p => p.GBps);
+            // The largest matrix measured: decode streams GBs of weights per token, never from cache, so a figure
+            // taken on a matrix that fits the last-level cache would overstate the rate.
+            matvec[group.Key] = (atThreads.Count > 0 ? atThreads : points)
+                .OrderByDescending(p => (long)p.Rows * p.Columns).ThenByDescending(p => p.GBps).First().GBps;
         }
 
         double disk = 0;

@@ -93,6 +93,9 @@ public interface IExpertPrefetcher
     /// choice (kept until the layer is done); otherwise a guess, read only when room can be made.
     /// </summary>
     void Prefetch(int layer, ReadOnlySpan<int> experts, bool chosen);
+
+    /// <summary>Whether the expert can be handed out without waiting for a read (true unless a read is pending or not started).</summary>
+    bool IsReady(int layer, int expert) => true;
 }
 
 /// <summary>Where one slab (gate, up or down) of a routed expert lies in the model file, and its matrix shape.</summary>

@@ -28,6 +28,12 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
     /// </summary>
     public IExpertSource? ExpertOverride { get; set; }
 
+    /// <summary>
+    /// Experts held in private buffers (read once, not through the mapping); served before <see cref="ExpertOverride"/>
+    /// and the mapping.
+    /// </summary>
+    public Streaming.PrivateExperts? PrivateExperts { get; set; }
+
     /// <inheritdoc/>
     public bool PrefetchActive => ExpertOverride is IExpertPrefetcher { PrefetchActive: true };
 
@@ -36,6 +42,10 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
     {
         if (ExpertOverride is IExpertPrefetcher p) p.Prefetch(layer, experts, chosen);
     }
+
+    /// <inheritdoc/>
+    public bool IsReady(int layer, int expert) =>
+        (PrivateExperts is { } own && own.TryGet(layer, expert, out _)) || ExpertOverride is not IExpertPrefetcher p || p.IsReady(layer, expert);
 
     /// <summary>Layers with routed experts and their expert counts.</summary>
     public IEnumerable<(int Layer, int Experts)> ExpertLayers => _experts.Select(p => (p.Key, p.Value.Count));
@@ -120,7 +130,8 @@ public sealed unsafe class WeightStore : IExpertSource, IExpertPrefetcher
 
     /// <inheritdoc/>
     public ExpertWeights GetExpert(int layer, int expert) =>
-        ExpertOverride is { } source ? source.GetExpert(layer, expert) : MappedExpert(layer, expert);
+        PrivateExperts is { } own && own.TryGet(layer, expert, out var weights) ? weights
+        : ExpertOverride is { } source ? source.GetExpert(layer, expert) : MappedExpert(layer, expert);
 
     /// <summary>The expert as a view of the mapped file (read through the page cache on first touch).</summary>
     public ExpertWeights MappedExpert(int layer, int expert)

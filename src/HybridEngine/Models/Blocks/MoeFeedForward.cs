@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using HybridEngine.Kernels;
 using HybridEngine.Runtime;
 
@@ -34,6 +35,12 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
     private float[]? _guessLogits, _guessWeights;
     private int[]? _guessChosen;
 
+    // Scratch of the ready-first decode path, sized once: chosen experts in order, their weights, done flags, outputs.
+    private int[]? _order;
+    private float[]? _orderWeights;
+    private bool[]? _done;
+    private float[]? _slots;
+
     /// <summary>Reads <c>State.Normed</c> and writes <c>State.BlockOut</c>.</summary>
     public void Forward(Executor ex, int tokens)
     {
@@ -60,32 +67,21 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         // computes its own experts while they run, and their outputs are added after the CPU's.
         var batchDevice = LaunchDeviceExperts(ex, tokens, k, hidden, out int batchRows, out int batched);
         int onDevice = batched, onCpu = 0;
-        for (int e = 0; e < n; e++)
+        if (batchDevice is null && tokens == 1 && experts is IExpertPrefetcher { PrefetchActive: true } streaming)
+            ReadyFirst(ex, streaming, hidden, k, output, ref onDevice, ref onCpu);
+        else
         {
-            var placed = ex.Placement?.Expert(Layer, e);
-            if (placed is not null && batchDevice is not null && placed.Gate.Device == batchDevice) continue;   // in the batch
-            int rows = Gather(s, e, tokens, k, hidden, s.ExpertInput, s.ExpertTokens, s.ExpertTokenWeights, 0);
-            if (rows == 0) continue;
-            var input = s.ExpertInput.AsSpan(0, rows * hidden);
-            if (placed is not null)
+            for (int e = 0; e < n; e++)
             {
-                // A GPU expert runs where its weights were uploaded, its hidden layer kept there; the source (and any
-                // cache) is not asked for it.
-                ex.ExpertProduct(placed, input, rows, s.ExpertOutput);
-                onDevice++;
+                var placed = ex.Placement?.Expert(Layer, e);
+                if (placed is not null && batchDevice is not null && placed.Gate.Device == batchDevice) continue;   // in the batch
+                int rows = Gather(s, e, tokens, k, hidden, s.ExpertInput, s.ExpertTokens, s.ExpertTokenWeights, 0);
+                if (rows == 0) continue;
+                Compute(ex, e, s.ExpertInput.AsSpan(0, rows * hidden), rows, s.ExpertOutput);
+                if (placed is null) onCpu++;
+                else onDevice++;
+                AddWeighted(output, s.ExpertOutput, s.ExpertTokens, s.ExpertTokenWeights, rows, hidden);
             }
-            else
-            {
-                var weights = experts.GetExpert(Layer, e);
-                int ffn = weights.Gate.Rows;
-                var g = s.Gate.AsSpan(0, rows * ffn);
-                var u = s.Up.AsSpan(0, rows * ffn);
-                ex.LinearPair(weights.Gate, weights.Up, input, rows, g, u);
-                SwiGlu.Apply(g, u, g, ex.Level);
-                ex.Linear(weights.Down, g, rows, s.ExpertOutput);
-                onCpu++;
-            }
-            AddWeighted(output, s.ExpertOutput, s.ExpertTokens, s.ExpertTokenWeights, rows, hidden);
         }
         if (batchDevice is not null)
         {
@@ -97,6 +93,68 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         ex.Counters.AddExpertProducts(onDevice, onCpu);
 
         if (shared != null) System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
+    }
+
+    // One expert's FFN over `rows` gathered inputs into `result` (rows × hidden).
+    private void Compute(Executor ex, int e, Span<float> input, int rows, Span<float> result)
+    {
+        var s = ex.State;
+        if (ex.Placement?.Expert(Layer, e) is { } onDevice)
+        {
+            // A GPU expert runs where its weights were uploaded, its hidden layer kept there; the source (and any
+            // cache) is not asked for it.
+            ex.ExpertProduct(onDevice, input, rows, s.ExpertOutput);
+            if (!Unsafe.AreSame(ref result[0], ref s.ExpertOutput[0])) s.ExpertOutput.AsSpan(0, result.Length).CopyTo(result);
+            return;
+        }
+        var weights = experts.GetExpert(Layer, e);
+        int ffn = weights.Gate.Rows;
+        var g = s.Gate.AsSpan(0, rows * ffn);
+        var u = s.Up.AsSpan(0, rows * ffn);
+        ex.LinearPair(weights.Gate, weights.Up, input, rows, g, u);
+        SwiGlu.Apply(g, u, g, ex.Level);
+        ex.Linear(weights.Down, g, rows, result);
+    }
+
+    /// <summary>
+    /// Decode of one token with experts streaming: the chosen experts are computed in the order their reads finish
+    /// (those already in RAM first, while the others are still being read), each into its own slot, and the slots are
+    /// then added in expert order, exactly as the batch path adds them, so the output does not depend on read timing.
+    /// </summary>
+    private void ReadyFirst(Executor ex, IExpertPrefetcher streaming, int hidden, int k, Span<float> output, ref int onDevice, ref int onCpu)
+    {
+        var s = ex.State;
+        _order ??= new int[k];
+        _orderWeights ??= new float[k];
+        _done ??= new bool[k];
+        _slots ??= new float[k * hidden];
+        // The distinct chosen experts in ascending order; a repeated choice keeps its first weight (as Gather does).
+        int m = 0;
+        for (int j = 0; j < k; j++)
+        {
+            int e = s.Chosen[j], at = 0;
+            while (at < m && _order[at] < e) at++;
+            if (at < m && _order[at] == e) continue;
+            for (int i = m; i > at; i--) { _order[i] = _order[i - 1]; _orderWeights[i] = _orderWeights[i - 1]; }
+            _order[at] = e;
+            _orderWeights[at] = s.ChosenWeights[j];
+            m++;
+        }
+        var input = s.ExpertInput.AsSpan(0, hidden);
+        s.Normed.AsSpan(0, hidden).CopyTo(input);
+        Array.Clear(_done);
+        for (int count = 0; count < m; count++)
+        {
+            int pick = -1;
+            for (int i = 0; i < m && pick < 0; i++) if (!_done[i] && streaming.IsReady(Layer, _order[i])) pick = i;
+            for (int i = 0; i < m && pick < 0; i++) if (!_done[i]) pick = i; // nothing ready: wait for the first
+            _done[pick] = true;
+            Compute(ex, _order[pick], input, 1, _slots.AsSpan(pick * hidden, hidden));
+            if (ex.Placement?.Expert(Layer, _order[pick]) is null) onCpu++;
+            else onDevice++;
+        }
+        for (int i = 0; i < m; i++)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_slots.AsSpan(i * hidden, hidden), _orderWeights[i], output, output);
     }
 
     // The next layer's router applied to this layer's input: the hidden state changes little from one layer to the

@@ -163,6 +163,13 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
         }
     }
 
+    /// <inheritdoc/>
+    public bool IsReady(int layer, int expert)
+    {
+        if (!_streamed.Contains((layer, expert))) return true;
+        lock (_gate) return _entries.TryGetValue((layer, expert), out var entry) && entry.Ready.IsSet;
+    }
+
     // A request found its expert cached: a hit, or a prefetch hit when a guess read it since its last use.
     private void CountPresent(Entry entry)
     {
