@@ -57,7 +57,7 @@ public sealed partial class GpuDevice
         return new MatShape
         {
             Rows = w.Rows, RowLength = w.RowLength, BlockSize = info.BlockSize,
-            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens,
+            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens, XStride = w.RowLength, YStride = w.Rows,
         };
     }
 }

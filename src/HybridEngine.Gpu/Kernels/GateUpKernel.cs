@@ -25,7 +25,7 @@ public static class GateUpKernel
         int token = Grid.IdxY;
         int lane = Group.IdxX;
         long firstBlock = (long)row * shape.BlocksPerRow;
-        long xRow = (long)token * shape.RowLength;
+        long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
         int units = shape.BlocksPerRow * parts;
@@ -39,6 +39,6 @@ public static class GateUpKernel
         }
         g = WarpSum.Reduce(g);
         u = WarpSum.Reduce(u);
-        if (lane == 0) h[(long)token * shape.Rows + row] = g / (1.0f + XMath.Exp(-g)) * u;
+        if (lane == 0) h[(long)token * shape.YStride + row] = g / (1.0f + XMath.Exp(-g)) * u;
     }
 }

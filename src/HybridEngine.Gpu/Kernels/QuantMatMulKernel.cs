@@ -10,6 +10,10 @@ public struct MatShape
     public int BlocksPerRow;
     public int BlockSize;
     public int Tokens;
+    /// <summary>Distance between consecutive tokens' inputs in x (RowLength for packed rows; wider for one head of many).</summary>
+    public int XStride;
+    /// <summary>Distance between consecutive tokens' outputs in y (Rows for packed rows).</summary>
+    public int YStride;
 }
 
 /// <summary>
@@ -31,7 +35,7 @@ public static class QuantMatMulKernel
         int token = Grid.IdxY;
         int lane = Group.IdxX;
         long firstBlock = (long)row * shape.BlocksPerRow;
-        long xRow = (long)token * shape.RowLength;
+        long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
         int units = shape.BlocksPerRow * parts;
@@ -42,7 +46,7 @@ public static class QuantMatMulKernel
             sum += format.PartDot(w, firstBlock + b, part, x, xRow + (long)b * shape.BlockSize + (long)part * partSize);
         }
         sum = WarpSum.Reduce(sum);
-        if (lane == 0) y[(long)token * shape.Rows + row] = sum;
+        if (lane == 0) y[(long)token * shape.YStride + row] = sum;
     }
 }
 
