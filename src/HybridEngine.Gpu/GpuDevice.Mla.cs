@@ -99,6 +99,6 @@ public sealed partial class GpuDevice
         var shape = Shape(w, tokens);
         if (xStride > 0) shape.XStride = xStride;
         if (yStride > 0) shape.YStride = yStride;
-        _matMul.For(w.Type)(Config(w, tokens), w.Blocks.View, x, y, shape);
+        _matMul.For(w.Type)(w.Blocks.View, x, y, shape);
     }
 }

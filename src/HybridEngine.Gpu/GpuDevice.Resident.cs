@@ -61,9 +61,9 @@ public sealed partial class GpuDevice
             var gy = Scratch(1, (long)tokens * wo.Rows);
             if (tokens > 0)
             {
-                _matMul.For(wq.Type)(Config(wq, tokens), wq.Blocks.View, gx, gq, Shape(wq, tokens));
-                _matMul.For(wk.Type)(Config(wk, tokens), wk.Blocks.View, gx, gk, Shape(wk, tokens));
-                _matMul.For(wv.Type)(Config(wv, tokens), wv.Blocks.View, gx, gv, Shape(wv, tokens));
+                _matMul.For(wq.Type)(wq.Blocks.View, gx, gq, Shape(wq, tokens));
+                _matMul.For(wk.Type)(wk.Blocks.View, gx, gk, Shape(wk, tokens));
+                _matMul.For(wv.Type)(wv.Blocks.View, gx, gv, Shape(wv, tokens));
                 // Per-head norms in place: each warp reads its row before any lane writes it.
                 if (block.QNorm is { } qNorm) _rmsNorm(new KernelConfig(tokens * block.Heads, Accelerator.WarpSize), gq, Constant(qNorm), gq, hd, hd, block.HeadNormEps);
                 if (block.KNorm is { } kNorm) _rmsNorm(new KernelConfig(tokens * block.KvHeads, Accelerator.WarpSize), gk, Constant(kNorm), gk, hd, hd, block.HeadNormEps);
@@ -77,7 +77,7 @@ public sealed partial class GpuDevice
                 StoreRows(gk, kv.Keys(layer).View, positions[..tokens], kvWidth);
                 StoreRows(gv, kv.Values(layer).View, positions[..tokens], kvWidth);
                 LaunchAttention(kv, layer, gq, gp, positions[..tokens], layout, block.Scale, go);
-                _matMul.For(wo.Type)(Config(wo, tokens), wo.Blocks.View, go, gy, Shape(wo, tokens));
+                _matMul.For(wo.Type)(wo.Blocks.View, go, gy, Shape(wo, tokens));
             }
             Out(gy, y[..(tokens * wo.Rows)]);
         }

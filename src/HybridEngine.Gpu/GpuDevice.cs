@@ -114,7 +114,7 @@ public sealed partial class GpuDevice : IResidentDevice
             var gx = In(0, x[..(int)inLength]);
             var gy = Scratch(1, outLength);
             if (w.Rows > 0 && tokens > 0)
-                launch(Config(w, tokens), w.Blocks.View, gx, gy, Shape(w, tokens));
+                launch(w.Blocks.View, gx, gy, Shape(w, tokens));
             Out(gy, y[..(int)outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "matmul", e); }

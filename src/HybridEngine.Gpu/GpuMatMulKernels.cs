@@ -12,8 +12,8 @@ namespace HybridEngine.Gpu;
 /// </summary>
 internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 {
-    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type.</summary>
-    public delegate void Launch(KernelConfig config, ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
+    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type (its launch shape follows from <paramref name="shape"/>).</summary>
+    public delegate void Launch(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
 
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
     [
@@ -78,7 +78,8 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         {
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
                 QuantMatMulKernel.Run);
-            return (config, w, x, y, shape) => kernel(config, w, x, y, shape, format);
+            int warp = accelerator.WarpSize;
+            return (w, x, y, shape) => kernel(QuantMatMulKernel.Config(shape, warp), w, x, y, shape, format);
         }
     }
 
