@@ -219,10 +219,18 @@ public sealed partial class GpuDevice : IResidentDevice
     }
 
     /// <summary>Waits for the launched work and copies its result back.</summary>
+    /// <remarks>
+    /// Every kernel and copy goes to the default stream, and a copy into a host span waits for that stream (ILGPU
+    /// synchronises it), so the copy itself is the wait: one host synchronisation per op, not two. A whole-context
+    /// synchronisation is left only for an empty result, where nothing else would wait.
+    /// </remarks>
     private void Out(ArrayView<float> view, Span<float> destination)
     {
-        Accelerator.Synchronize();
-        if (destination.Length == 0) return;
+        if (destination.Length == 0)
+        {
+            Accelerator.Synchronize();
+            return;
+        }
         view.CopyToCPU(destination);
         Transfers.AddToHost((long)destination.Length * sizeof(float));
     }
