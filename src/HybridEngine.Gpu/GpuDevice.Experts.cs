@@ -32,7 +32,7 @@ public sealed partial class GpuDevice
         int ff = g.Rows;
         var gh = Scratch(hiddenSlot, (long)tokens * ff);
         if (g.Type == u.Type)
-            _matMul.GateUpFor(g.Type)(Config(g, tokens), g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
+            _matMul.GateUpFor(g.Type)(g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
         else
         {
             // Gate and up of different types: two products and a SwiGLU pass, still without leaving the device.
@@ -48,8 +48,6 @@ public sealed partial class GpuDevice
         weights as GpuWeights is { } g && ReferenceEquals(g.Device, this)
             ? g : throw new ArgumentException("weights were uploaded to another device", nameof(weights));
 
-    /// <summary>One warp per (row, token): the gate/up kernel's launch.</summary>
-    private KernelConfig Config(GpuWeights w, int tokens) => new(new Index2D(w.Rows, tokens), new Index2D(Accelerator.WarpSize, 1));
 
     private static MatShape Shape(GpuWeights w, int tokens)
     {

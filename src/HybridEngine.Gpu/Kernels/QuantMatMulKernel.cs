@@ -44,7 +44,21 @@ public static class QuantMatMulKernel
     public const int ChunkValues = 2048;
 
     // Padded chunk: parts of ≥ 2 values take partSize | 1 ≤ 1.5·partSize slots; 1-value parts take 1.
-    private const int SharedFloats = ChunkValues * 3 / 2;
+    public const int SharedFloats = ChunkValues * 3 / 2;
+
+    /// <summary>
+    /// Copies x[xStart ..] (<paramref name="values"/> floats) into shared memory, part u at u·stride, with the whole
+    /// group (consecutive threads, consecutive floats), then waits at the group barrier so every warp sees it.
+    /// </summary>
+    public static void Stage(ArrayView<float> x, long xStart, int values, int partSize, int stride, ArrayView<float> shared)
+    {
+        for (int i = Group.IdxX; i < values; i += Group.DimX)
+        {
+            int unit = i / partSize;
+            shared[unit * stride + (i - unit * partSize)] = x[xStart + i];
+        }
+        Group.Barrier();
+    }
 
     /// <summary>The launch for <paramref name="shape"/> on a device with warps of <paramref name="warpSize"/> lanes.</summary>
     public static KernelConfig Config(in MatShape shape, int warpSize) =>
@@ -71,13 +85,7 @@ public static class QuantMatMulKernel
         {
             int blocks = XMath.Min(blocksPerChunk, shape.BlocksPerRow - chunkBlock);
             int values = blocks * shape.BlockSize;
-            long xStart = xRow + (long)chunkBlock * shape.BlockSize;
-            for (int i = Group.IdxX; i < values; i += Group.DimX)
-            {
-                int unit = i / partSize;
-                shared[unit * stride + (i - unit * partSize)] = x[xStart + i];
-            }
-            Group.Barrier();
+            Stage(x, xRow + (long)chunkBlock * shape.BlockSize, values, partSize, stride, shared);
             int units = blocks * parts;
             long block0 = (long)read0 * shape.BlocksPerRow + chunkBlock, block1 = (long)read1 * shape.BlocksPerRow + chunkBlock;
             for (int u = lane; u < units; u += Warp.WarpSize)
