@@ -42,7 +42,7 @@ public sealed partial class GpuDevice
                 }
                 t += run;
             }
-            Accelerator.Synchronize();
+            // No context synchronisation: each copy from a host span already waits for the default stream.
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "kv-write", e); }
     }

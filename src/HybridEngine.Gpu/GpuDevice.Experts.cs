@@ -32,24 +32,22 @@ public sealed partial class GpuDevice
         int ff = g.Rows;
         var gh = Scratch(hiddenSlot, (long)tokens * ff);
         if (g.Type == u.Type)
-            _matMul.GateUpFor(g.Type)(Config(g, tokens), g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
+            _matMul.GateUpFor(g.Type)(g.Blocks.View, u.Blocks.View, gx, gh, Shape(g, tokens));
         else
         {
             // Gate and up of different types: two products and a SwiGLU pass, still without leaving the device.
             var gu = Scratch(upSlot, (long)tokens * ff);
-            _matMul.For(g.Type)(Config(g, tokens), g.Blocks.View, gx, gh, Shape(g, tokens));
-            _matMul.For(u.Type)(Config(u, tokens), u.Blocks.View, gx, gu, Shape(u, tokens));
+            _matMul.For(g.Type)(g.Blocks.View, gx, gh, Shape(g, tokens));
+            _matMul.For(u.Type)(u.Blocks.View, gx, gu, Shape(u, tokens));
             _swiGlu(tokens * ff, gh, gu, gh);
         }
-        _matMul.For(d.Type)(Config(d, tokens), d.Blocks.View, gh, gy, Shape(d, tokens));
+        _matMul.For(d.Type)(d.Blocks.View, gh, gy, Shape(d, tokens));
     }
 
     private GpuWeights Own(IDeviceWeights weights) =>
         weights as GpuWeights is { } g && ReferenceEquals(g.Device, this)
             ? g : throw new ArgumentException("weights were uploaded to another device", nameof(weights));
 
-    /// <summary>One warp per (row, token), the launch every matrix kernel uses.</summary>
-    private KernelConfig Config(GpuWeights w, int tokens) => new(new Index2D(w.Rows, tokens), new Index2D(Accelerator.WarpSize, 1));
 
     private static MatShape Shape(GpuWeights w, int tokens)
     {
@@ -57,7 +55,7 @@ public sealed partial class GpuDevice
         return new MatShape
         {
             Rows = w.Rows, RowLength = w.RowLength, BlockSize = info.BlockSize,
-            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens,
+            BlocksPerRow = w.RowLength / info.BlockSize, Tokens = tokens, XStride = w.RowLength, YStride = w.Rows,
         };
     }
 }

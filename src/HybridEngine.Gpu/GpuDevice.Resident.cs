@@ -14,10 +14,11 @@ namespace HybridEngine.Gpu;
 public sealed partial class GpuDevice
 {
     // Scratch slots: 0 input, 1 output, 2–3 attention partials (or an expert's hidden layer), 4–7 the attention
-    // block's q, k, v and attention output, 8–11 the expert batch (input, output, hidden, up), 12 rotary angles.
-    private const int ScratchSlots = 13;
+    // block's q, k, v and attention output, 8–11 the expert batch (input, output, hidden, up), 12 rotary angles,
+    // 13–14 the MLA block's absorbed queries and latent attention output (its query latent uses slot 6).
+    private const int ScratchSlots = 15;
     private const int SlotQ = 4, SlotK = 5, SlotV = 6, SlotAttention = 7;
-    private const int SlotBatchIn = 8, SlotBatchOut = 9, SlotBatchHidden = 10, SlotBatchUp = 11, SlotAngles = 12;
+    private const int SlotBatchIn = 8, SlotBatchOut = 9, SlotBatchHidden = 10, SlotBatchUp = 11, SlotAngles = 12, SlotAbsorbed = 13, SlotLatent = 14;
 
     // Small weights the host keeps as float arrays (per-head norms), uploaded on first use and kept.
     private readonly Dictionary<float[], MemoryBuffer1D<float, Stride1D.Dense>> _constants = new(ReferenceEqualityComparer.Instance);
@@ -60,12 +61,12 @@ public sealed partial class GpuDevice
             var gy = Scratch(1, (long)tokens * wo.Rows);
             if (tokens > 0)
             {
-                _matMul.For(wq.Type)(Config(wq, tokens), wq.Blocks.View, gx, gq, Shape(wq, tokens));
-                _matMul.For(wk.Type)(Config(wk, tokens), wk.Blocks.View, gx, gk, Shape(wk, tokens));
-                _matMul.For(wv.Type)(Config(wv, tokens), wv.Blocks.View, gx, gv, Shape(wv, tokens));
+                _matMul.For(wq.Type)(wq.Blocks.View, gx, gq, Shape(wq, tokens));
+                _matMul.For(wk.Type)(wk.Blocks.View, gx, gk, Shape(wk, tokens));
+                _matMul.For(wv.Type)(wv.Blocks.View, gx, gv, Shape(wv, tokens));
                 // Per-head norms in place: each warp reads its row before any lane writes it.
-                if (block.QNorm is { } qNorm) _rmsNorm(new KernelConfig(tokens * block.Heads, Accelerator.WarpSize), gq, Constant(qNorm), gq, hd, block.HeadNormEps);
-                if (block.KNorm is { } kNorm) _rmsNorm(new KernelConfig(tokens * block.KvHeads, Accelerator.WarpSize), gk, Constant(kNorm), gk, hd, block.HeadNormEps);
+                if (block.QNorm is { } qNorm) _rmsNorm(new KernelConfig(tokens * block.Heads, Accelerator.WarpSize), gq, Constant(qNorm), gq, hd, hd, block.HeadNormEps);
+                if (block.KNorm is { } kNorm) _rmsNorm(new KernelConfig(tokens * block.KvHeads, Accelerator.WarpSize), gk, Constant(kNorm), gk, hd, hd, block.HeadNormEps);
                 if (pairs > 0)
                 {
                     bool norm = block.Rope.Mode == RopeMode.Norm;
@@ -76,7 +77,7 @@ public sealed partial class GpuDevice
                 StoreRows(gk, kv.Keys(layer).View, positions[..tokens], kvWidth);
                 StoreRows(gv, kv.Values(layer).View, positions[..tokens], kvWidth);
                 LaunchAttention(kv, layer, gq, gp, positions[..tokens], layout, block.Scale, go);
-                _matMul.For(wo.Type)(Config(wo, tokens), wo.Blocks.View, go, gy, Shape(wo, tokens));
+                _matMul.For(wo.Type)(wo.Blocks.View, go, gy, Shape(wo, tokens));
             }
             Out(gy, y[..(tokens * wo.Rows)]);
         }

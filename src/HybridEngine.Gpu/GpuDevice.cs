@@ -19,13 +19,14 @@ public sealed partial class GpuDevice : IResidentDevice
 {
     private readonly Context _context;
     private readonly GpuMatMulKernels _matMul;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> _rmsNorm;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> _rmsNorm;
     private readonly Action<KernelConfig, ArrayView<float>, int, float> _softmax;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> _swiGlu;
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, RopeShape> _rope;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, AttentionShape> _attention;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _attentionMerge;
+    private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, CopyShape> _stridedCopy;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[ScratchSlots];
     private float[] _angles = [];
 
@@ -36,13 +37,14 @@ public sealed partial class GpuDevice : IResidentDevice
         Kind = kind;
         Name = IdOf(accelerator.AcceleratorType, accelerator.Name);
         _matMul = new GpuMatMulKernels(accelerator);
-        _rmsNorm = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(RmsNormKernel.Run);
+        _rmsNorm = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormKernel.Run);
         _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run);
         _swiGlu = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SwiGluKernel.Run);
         _rope = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, RopeShape>(RopeKernel.Run);
         _attention = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernel.Run);
         _attentionMerge = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(AttentionMergeKernel.Run);
+        _stridedCopy = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyShape>(StridedCopyKernel.Run);
         for (int i = 0; i < _scratch.Length; i++) _scratch[i] = accelerator.Allocate1D<float>(1);
     }
 
@@ -112,7 +114,7 @@ public sealed partial class GpuDevice : IResidentDevice
             var gx = In(0, x[..(int)inLength]);
             var gy = Scratch(1, outLength);
             if (w.Rows > 0 && tokens > 0)
-                launch(Config(w, tokens), w.Blocks.View, gx, gy, Shape(w, tokens));
+                launch(w.Blocks.View, gx, gy, Shape(w, tokens));
             Out(gy, y[..(int)outLength]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "matmul", e); }
@@ -130,7 +132,7 @@ public sealed partial class GpuDevice : IResidentDevice
             var gx = In(0, x[..length]);
             var gw = In(2, weight);
             var gy = Scratch(1, length);
-            if (tokens > 0 && width > 0) _rmsNorm(new KernelConfig(tokens, Accelerator.WarpSize), gx, gw, gy, width, eps);
+            if (tokens > 0 && width > 0) _rmsNorm(new KernelConfig(tokens, Accelerator.WarpSize), gx, gw, gy, width, width, eps);
             Out(gy, y[..length]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "rmsnorm", e); }
@@ -217,10 +219,18 @@ public sealed partial class GpuDevice : IResidentDevice
     }
 
     /// <summary>Waits for the launched work and copies its result back.</summary>
+    /// <remarks>
+    /// Every kernel and copy goes to the default stream, and a copy into a host span waits for that stream (ILGPU
+    /// synchronises it), so the copy itself is the wait: one host synchronisation per op, not two. A whole-context
+    /// synchronisation is left only for an empty result, where nothing else would wait.
+    /// </remarks>
     private void Out(ArrayView<float> view, Span<float> destination)
     {
-        Accelerator.Synchronize();
-        if (destination.Length == 0) return;
+        if (destination.Length == 0)
+        {
+            Accelerator.Synchronize();
+            return;
+        }
         view.CopyToCPU(destination);
         Transfers.AddToHost((long)destination.Length * sizeof(float));
     }

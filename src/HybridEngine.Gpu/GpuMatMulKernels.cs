@@ -12,8 +12,8 @@ namespace HybridEngine.Gpu;
 /// </summary>
 internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 {
-    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type.</summary>
-    public delegate void Launch(KernelConfig config, ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
+    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type (its launch shape follows from <paramref name="shape"/>).</summary>
+    public delegate void Launch(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
 
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
     [
@@ -22,7 +22,7 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     ];
 
     /// <summary>Launches <see cref="GateUpKernel"/>: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
-    public delegate void GateUpLaunch(KernelConfig config, ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
+    public delegate void GateUpLaunch(ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
 
     private readonly Dictionary<GgmlType, Launch> _loaded = [];
     private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [];
@@ -78,7 +78,8 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         {
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
                 QuantMatMulKernel.Run);
-            return (config, w, x, y, shape) => kernel(config, w, x, y, shape, format);
+            int warp = accelerator.WarpSize;
+            return (w, x, y, shape) => kernel(QuantMatMulKernel.Config(shape, warp), w, x, y, shape, format);
         }
     }
 
@@ -88,7 +89,8 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         {
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
                 GateUpKernel.Run);
-            return (config, gate, up, x, h, shape) => kernel(config, gate, up, x, h, shape, format);
+            int warp = accelerator.WarpSize;
+            return (gate, up, x, h, shape) => kernel(QuantMatMulKernel.Config(shape, warp), gate, up, x, h, shape, format);
         }
     }
 

@@ -12,8 +12,9 @@ namespace HybridEngine.Gpu.Kernels;
 /// CPU reference: <c>Kernels/MatMul.Run</c> twice then <c>Kernels/SwiGlu.Reference</c>.
 /// </summary>
 /// <remarks>
-/// Launch as <see cref="QuantMatMulKernel"/>: one warp per (row, token), grid = (Rows, Tokens); each lane sums its
-/// block parts of both rows, the two sums are reduced by shuffle and lane 0 writes h.
+/// Launch as <see cref="QuantMatMulKernel"/> (its <c>Config</c>): a group of warps per RowsPerGroup rows of one token,
+/// the token's x staged through shared memory chunk by chunk; each warp sums its two rows of both matrices, the sums
+/// are reduced by shuffle and lane 0 writes h.
 /// </remarks>
 public static class GateUpKernel
 {
@@ -21,24 +22,45 @@ public static class GateUpKernel
         TFormat format)
         where TFormat : struct, IGpuBlockFormat
     {
-        int row = Grid.IdxX;
+        var shared = SharedMemory.Allocate<float>(QuantMatMulKernel.SharedFloats);
         int token = Grid.IdxY;
-        int lane = Group.IdxX;
-        long firstBlock = (long)row * shape.BlocksPerRow;
-        long xRow = (long)token * shape.RowLength;
+        int lane = Warp.LaneIdx;
+        int row0 = Grid.IdxX * QuantMatMulKernel.RowsPerGroup + Warp.WarpIdx * QuantMatMulKernel.RowsPerWarp;
+        int row1 = row0 + 1;
+        // Rows past the end repeat a valid row (reads stay in bounds, barriers stay uniform) and are not written.
+        int read0 = row0 < shape.Rows ? row0 : shape.Rows - 1;
+        int read1 = row1 < shape.Rows ? row1 : shape.Rows - 1;
+        long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
-        int units = shape.BlocksPerRow * parts;
-        float g = 0, u = 0;
-        for (int i = lane; i < units; i += Group.DimX)
+        int stride = partSize == 1 ? 1 : partSize | 1;
+        int blocksPerChunk = QuantMatMulKernel.ChunkValues / shape.BlockSize;
+        float g0 = 0, g1 = 0, u0 = 0, u1 = 0;
+        for (int chunkBlock = 0; chunkBlock < shape.BlocksPerRow; chunkBlock += blocksPerChunk)
         {
-            int b = i / parts, part = i - b * parts;
-            long xAt = xRow + (long)b * shape.BlockSize + (long)part * partSize;
-            g += format.PartDot(gate, firstBlock + b, part, x, xAt);
-            u += format.PartDot(up, firstBlock + b, part, x, xAt);
+            int blocks = XMath.Min(blocksPerChunk, shape.BlocksPerRow - chunkBlock);
+            QuantMatMulKernel.Stage(x, xRow + (long)chunkBlock * shape.BlockSize, blocks * shape.BlockSize, partSize, stride, shared);
+            int units = blocks * parts;
+            long block0 = (long)read0 * shape.BlocksPerRow + chunkBlock, block1 = (long)read1 * shape.BlocksPerRow + chunkBlock;
+            for (int u = lane; u < units; u += Warp.WarpSize)
+            {
+                int b = u / parts, part = u - b * parts;
+                long at = (long)u * stride;
+                g0 += format.PartDot(gate, block0 + b, part, shared, at);
+                u0 += format.PartDot(up, block0 + b, part, shared, at);
+                g1 += format.PartDot(gate, block1 + b, part, shared, at);
+                u1 += format.PartDot(up, block1 + b, part, shared, at);
+            }
+            Group.Barrier();
         }
-        g = WarpSum.Reduce(g);
-        u = WarpSum.Reduce(u);
-        if (lane == 0) h[(long)token * shape.Rows + row] = g / (1.0f + XMath.Exp(-g)) * u;
+        g0 = WarpSum.Reduce(g0);
+        u0 = WarpSum.Reduce(u0);
+        g1 = WarpSum.Reduce(g1);
+        u1 = WarpSum.Reduce(u1);
+        if (lane == 0)
+        {
+            if (row0 < shape.Rows) h[(long)token * shape.YStride + row0] = g0 / (1.0f + XMath.Exp(-g0)) * u0;
+            if (row1 < shape.Rows) h[(long)token * shape.YStride + row1] = g1 / (1.0f + XMath.Exp(-g1)) * u1;
+        }
     }
 }

@@ -1,4 +1,6 @@
 using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
 
 namespace HybridEngine.Gpu.Kernels;
 
@@ -10,6 +12,10 @@ public struct MatShape
     public int BlocksPerRow;
     public int BlockSize;
     public int Tokens;
+    /// <summary>Distance between consecutive tokens' inputs in x (RowLength for packed rows; wider for one head of many).</summary>
+    public int XStride;
+    /// <summary>Distance between consecutive tokens' outputs in y (Rows for packed rows).</summary>
+    public int YStride;
 }
 
 /// <summary>
@@ -19,30 +25,84 @@ public struct MatShape
 /// dequantize-then-dot result to float rounding and the CPU path to its activation-quantization error.
 /// </summary>
 /// <remarks>
-/// Launch: one group of one warp per (row, token) pair, grid = (Rows, Tokens). Lane i takes block parts i, i+warp, ...
-/// so a warp reads consecutive bytes of one row together; lanes are summed by shuffle and lane 0 writes.
+/// Launch (<see cref="Config"/>): a group of <see cref="WarpsPerGroup"/> warps per <see cref="RowsPerGroup"/> rows of
+/// one token, grid = (⌈Rows / RowsPerGroup⌉, Tokens); each warp owns <see cref="RowsPerWarp"/> rows. The token's x
+/// goes through shared memory in chunks of <see cref="ChunkValues"/>: the group loads a chunk once with coalesced
+/// reads (consecutive threads, consecutive floats) and every row of the group reads it from there, so x's global
+/// traffic is divided by RowsPerGroup. A part's values sit at an odd stride (partSize | 1) in shared memory, so the
+/// 32 lanes reading "their" part at the same step hit 32 different banks. Within a chunk lane i takes block parts
+/// i, i+warp, ... of each of its rows (neighbouring lanes, neighbouring bytes of a row); the rows' independent sums
+/// also keep more loads in flight per lane. Lanes are summed by shuffle and lane 0 writes.
 /// </remarks>
 public static class QuantMatMulKernel
 {
+    public const int WarpsPerGroup = 4;
+    public const int RowsPerWarp = 2;
+    public const int RowsPerGroup = WarpsPerGroup * RowsPerWarp;
+
+    /// <summary>x values per shared-memory chunk: a multiple of every block size (1, 32, 256).</summary>
+    public const int ChunkValues = 2048;
+
+    // Padded chunk: parts of ≥ 2 values take partSize | 1 ≤ 1.5·partSize slots; 1-value parts take 1.
+    public const int SharedFloats = ChunkValues * 3 / 2;
+
+    /// <summary>
+    /// Copies x[xStart ..] (<paramref name="values"/> floats) into shared memory, part u at u·stride, with the whole
+    /// group (consecutive threads, consecutive floats), then waits at the group barrier so every warp sees it.
+    /// </summary>
+    public static void Stage(ArrayView<float> x, long xStart, int values, int partSize, int stride, ArrayView<float> shared)
+    {
+        for (int i = Group.IdxX; i < values; i += Group.DimX)
+        {
+            int unit = i / partSize;
+            shared[unit * stride + (i - unit * partSize)] = x[xStart + i];
+        }
+        Group.Barrier();
+    }
+
+    /// <summary>The launch for <paramref name="shape"/> on a device with warps of <paramref name="warpSize"/> lanes.</summary>
+    public static KernelConfig Config(in MatShape shape, int warpSize) =>
+        new(new Index2D((shape.Rows + RowsPerGroup - 1) / RowsPerGroup, shape.Tokens), new Index2D(WarpsPerGroup * warpSize, 1));
+
     public static void Run<TFormat>(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape, TFormat format)
         where TFormat : struct, IGpuBlockFormat
     {
-        int row = Grid.IdxX;
+        var shared = SharedMemory.Allocate<float>(SharedFloats);
         int token = Grid.IdxY;
-        int lane = Group.IdxX;
-        long firstBlock = (long)row * shape.BlocksPerRow;
-        long xRow = (long)token * shape.RowLength;
+        int lane = Warp.LaneIdx;
+        int row0 = Grid.IdxX * RowsPerGroup + Warp.WarpIdx * RowsPerWarp;
+        int row1 = row0 + 1;
+        // Rows past the end repeat a valid row (reads stay in bounds, barriers stay uniform) and are not written.
+        int read0 = row0 < shape.Rows ? row0 : shape.Rows - 1;
+        int read1 = row1 < shape.Rows ? row1 : shape.Rows - 1;
+        long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
-        int units = shape.BlocksPerRow * parts;
-        float sum = 0;
-        for (int u = lane; u < units; u += Group.DimX)
+        int stride = partSize == 1 ? 1 : partSize | 1;
+        int blocksPerChunk = ChunkValues / shape.BlockSize;
+        float sum0 = 0, sum1 = 0;
+        for (int chunkBlock = 0; chunkBlock < shape.BlocksPerRow; chunkBlock += blocksPerChunk)
         {
-            int b = u / parts, part = u - b * parts;
-            sum += format.PartDot(w, firstBlock + b, part, x, xRow + (long)b * shape.BlockSize + (long)part * partSize);
+            int blocks = XMath.Min(blocksPerChunk, shape.BlocksPerRow - chunkBlock);
+            int values = blocks * shape.BlockSize;
+            Stage(x, xRow + (long)chunkBlock * shape.BlockSize, values, partSize, stride, shared);
+            int units = blocks * parts;
+            long block0 = (long)read0 * shape.BlocksPerRow + chunkBlock, block1 = (long)read1 * shape.BlocksPerRow + chunkBlock;
+            for (int u = lane; u < units; u += Warp.WarpSize)
+            {
+                int b = u / parts, part = u - b * parts;
+                sum0 += format.PartDot(w, block0 + b, part, shared, (long)u * stride);
+                sum1 += format.PartDot(w, block1 + b, part, shared, (long)u * stride);
+            }
+            Group.Barrier();
         }
-        sum = WarpSum.Reduce(sum);
-        if (lane == 0) y[(long)token * shape.Rows + row] = sum;
+        sum0 = WarpSum.Reduce(sum0);
+        sum1 = WarpSum.Reduce(sum1);
+        if (lane == 0)
+        {
+            if (row0 < shape.Rows) y[(long)token * shape.YStride + row0] = sum0;
+            if (row1 < shape.Rows) y[(long)token * shape.YStride + row1] = sum1;
+        }
     }
 }
 

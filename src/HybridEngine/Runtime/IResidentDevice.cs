@@ -26,6 +26,20 @@ public interface IResidentDevice : IComputeDevice
         ReadOnlySpan<int> positions, Span<float> y);
 
     /// <summary>
+    /// A whole absorbed multi-head latent attention block on the device (see <c>MlaAttention</c>), over the cache's
+    /// <paramref name="layer"/> of [KvLoraRank + RopeDim]-wide rows:
+    /// <code>
+    ///   q = QB·rmsnorm(QA·x) (or Q·x);  [c, kpe] = KvA·x;  c = rmsnorm(c);  q_pe, kpe ← RoPE at positions[t]
+    ///   cache[positions[t]] ← [c, kpe];  q_abs[h] = [KB[h]·q_nope[h], q_pe[h]]
+    ///   o[h] = VB[h] · attention(q_abs[h], cache);  y = Output · concat_h(o[h])
+    /// </code>
+    /// x [tokens, KvA.RowLength] comes up in one copy (with the positions and their rotary angles), y [tokens,
+    /// Output.Rows] comes back in one; every intermediate and the new cache rows stay on the device.
+    /// </summary>
+    void MlaBlock(in MlaDeviceBlock block, IDeviceKvCache cache, int layer, ReadOnlySpan<float> x, int tokens,
+        ReadOnlySpan<int> positions, Span<float> y);
+
+    /// <summary>
     /// Starts a batch of routed-expert products: x [rows, hidden] (the rows of every expert of the batch, grouped by
     /// expert) goes up in one copy; outputs are [rows, <paramref name="outputWidth"/>]. Nothing waits.
     /// </summary>
@@ -46,6 +60,15 @@ public interface IResidentDevice : IComputeDevice
 /// <param name="KNorm">The same for k, or null.</param>
 public readonly record struct GqaDeviceBlock(IDeviceWeights Q, IDeviceWeights K, IDeviceWeights V, IDeviceWeights Output,
     float[]? QNorm, float[]? KNorm, float HeadNormEps, int Heads, int KvHeads, int HeadDim, RopeParameters Rope, float Scale);
+
+/// <summary>The device weights and shape of an absorbed MLA block (see <see cref="IResidentDevice.MlaBlock"/>).</summary>
+/// <param name="QA">Low-rank query down-projection, or null when <paramref name="Q"/> maps x to the queries directly.</param>
+/// <param name="QANorm">RMS norm weights of the query latent ([QLoraRank]) when <paramref name="QA"/> is given.</param>
+/// <param name="KB">Per head: [KvLoraRank, NopeDim], absorbed into the query.</param>
+/// <param name="VB">Per head: [ValueDim, KvLoraRank], applied to the head's latent attention output.</param>
+public readonly record struct MlaDeviceBlock(IDeviceWeights? QA, float[]? QANorm, IDeviceWeights? QB, IDeviceWeights? Q,
+    IDeviceWeights KvA, float[] KvANorm, IDeviceWeights[] KB, IDeviceWeights[] VB, IDeviceWeights Output,
+    int Heads, int KvLoraRank, int NopeDim, int RopeDim, int ValueDim, RopeParameters Rope, float Scale, float Eps);
 
 /// <summary>Counts of host↔device copies of one device; cheap enough to stay on.</summary>
 public sealed class DeviceTransfers

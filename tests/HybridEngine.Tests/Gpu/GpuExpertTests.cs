@@ -19,7 +19,9 @@ public sealed unsafe class GpuExpertTests(GpuTestDevice fixture) : IClassFixture
 
     /// <summary>
     /// (gate, up, down types, tokens, hidden, ff): fused for one type per family, the two-product path when gate ≠ up;
-    /// widths a block or two (the CPU accelerator runs every warp in threads, so the 33-token case stays narrow).
+    /// widths a block or two (the CPU accelerator runs every warp in threads, so the 33-token case stays narrow), and
+    /// one hidden width of 2112 that the fused kernel stages through shared memory in two chunks, with 36 rows (not a
+    /// multiple of its 8 rows per group).
     /// </summary>
     public static TheoryData<GgmlType, GgmlType, GgmlType, int, int, int> Cases() => new()
     {
@@ -29,6 +31,7 @@ public sealed unsafe class GpuExpertTests(GpuTestDevice fixture) : IClassFixture
         { GgmlType.IQ4_XS, GgmlType.IQ4_XS, GgmlType.Q5_K, 2, 256, 256 },
         { GgmlType.F16, GgmlType.F16, GgmlType.F32, 5, 40, 72 },
         { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q8_0, 3, 256, 256 },
+        { GgmlType.Q8_0, GgmlType.Q8_0, GgmlType.F32, 2, 2112, 36 },
     };
 
     /// <summary>

@@ -1,4 +1,5 @@
 using HybridEngine.Gpu;
+using HybridEngine.Gpu.Kernels;
 using HybridEngine.Kernels;
 using HybridEngine.Quantization;
 using HybridEngine.Runtime;
@@ -17,7 +18,9 @@ public sealed unsafe class GpuMatMulTests(GpuTestDevice fixture) : IClassFixture
 
     /// <summary>
     /// (rows, blocks per row, tokens): rows 1, 3, 37 (none a multiple of a warp); 1–7 blocks; batches 1–5 and a
-    /// 33-token prefill batch (one more than a warp), each value at least once.
+    /// 33-token prefill batch (one more than a warp), each value at least once. Rows 1, 3, 37 are not multiples of the
+    /// kernel's rows per warp (2) or per group (8) either; a 9-row shape per type spans 2 full shared x chunks and part
+    /// of a third (<see cref="QuantMatMulKernel.ChunkValues"/>).
     /// </summary>
     private static readonly (int Rows, int Blocks, int Tokens)[] Shapes =
         [(1, 1, 1), (3, 2, 5), (37, 7, 2), (3, 5, 3), (37, 3, 4), (1, 7, 5), (37, 1, 1), (3, 4, 1), (1, 6, 2), (37, 1, 33)];
@@ -34,7 +37,7 @@ public sealed unsafe class GpuMatMulTests(GpuTestDevice fixture) : IClassFixture
     {
         var info = QuantTypes.Get(type);
         var random = new Random(1234 + (int)type);
-        foreach (var (rows, blocks, tokens) in Shapes)
+        foreach (var (rows, blocks, tokens) in Shapes.Append((9, 2 * QuantMatMulKernel.ChunkValues / info.BlockSize + 3, 2)))
         {
             int rowLength = blocks * info.BlockSize;
             byte[] raw = RandomWeights(info, rows, rowLength, random);

@@ -41,7 +41,7 @@ public sealed class GpuPtxCompileTests : IDisposable
     {
         foreach (var kernel in new[] { typeof(RmsNormKernel), typeof(SoftmaxKernel), typeof(AttentionKernel), typeof(AttentionMergeKernel) })
             AssertCompiles(Run(kernel), explicitlyGrouped: true);
-        foreach (var kernel in new[] { typeof(SwiGluKernel), typeof(RopeKernel) })
+        foreach (var kernel in new[] { typeof(SwiGluKernel), typeof(RopeKernel), typeof(StridedCopyKernel) })
             AssertCompiles(Run(kernel), explicitlyGrouped: false);
     }
 

@@ -13,7 +13,8 @@ namespace HybridEngine.Tests.Gpu;
 
 /// <summary>
 /// What crosses the bus per decoded token, and the CPU/GPU expert overlap, on a two-layer qwen3moe (GQA with q/k norms)
-/// placed on ILGPU's CPU accelerator standing in for a GPU.
+/// and a three-layer deepseek2 (MLA, a leading dense layer, shared experts) placed on ILGPU's CPU accelerator standing
+/// in for a GPU.
 /// </summary>
 public sealed class GpuTransferTests(GpuTestDevice device, ITestOutputHelper output) : IClassFixture<GpuTestDevice>, IDisposable
 {
@@ -29,22 +30,25 @@ public sealed class GpuTransferTests(GpuTestDevice device, ITestOutputHelper out
 
     /// <summary>
     /// Every weight on the GPU: one decoded token copies, per layer, the attention block's input, positions and rotary
-    /// angles up and its output down (4), the router's input up and logits down (2), the expert batch's rows up and
-    /// outputs down (2); then the output head's input up and logits down (2). Counted from the plan's tiers, copies
-    /// and bytes exactly. The same device driven op by op (wrapped so it does not offer the resident ops) copies
-    /// every product's input and output, so it must copy more; both runs give the same top token.
+    /// angles up and its output down (4; GQA or the whole MLA block), a dense or shared-expert FFN's input up and
+    /// output down (2), the router's input up and logits down (2), the expert batch's rows up and outputs down (2);
+    /// then the output head's input up and logits down (2). Counted from the plan's tiers, copies and bytes exactly.
+    /// The same device driven op by op (wrapped so it does not offer the resident ops) copies every product's input
+    /// and output, so it must copy more; both runs give the same top token.
     /// </summary>
-    [Fact]
-    public void DecodedTokenCopiesOnlyAtDeviceBoundaries()
+    [Theory]
+    [InlineData("qwen3moe")]
+    [InlineData("deepseek2")]
+    public void DecodedTokenCopiesOnlyAtDeviceBoundaries(string arch)
     {
-        string path = Write();
+        var (path, rotaryDims) = Write(arch);
         using var model = LoadedModel.Load(path);
         var d = model.Model.Dimensions;
         var gpu = device.Device;
 
         using var placement = Place(model, path, gpu);
         var plan = placement.Plan!;
-        var (copies, bytes) = Expected(plan, d);
+        var (copies, bytes) = Expected(plan, d, rotaryDims);
         var (residentCopies, residentBytes, residentTop) = DecodeOnce(model, gpu);
         placement.Release();
 
@@ -67,7 +71,7 @@ public sealed class GpuTransferTests(GpuTestDevice device, ITestOutputHelper out
     [Fact]
     public void CpuAndGpuExpertsOfALayerOverlap()
     {
-        string path = Write();
+        string path = Write("qwen3moe").Path;
         float[] cpu;
         using (var cpuModel = LoadedModel.Load(path))
         using (var cpuEx = cpuModel.CreateExecutor(new ExecutorOptions(Context, Batch, Threads: 2)))
@@ -87,24 +91,28 @@ public sealed class GpuTransferTests(GpuTestDevice device, ITestOutputHelper out
     }
 
     // Copies and bytes of one decoded token implied by the plan (see DecodedTokenCopiesOnlyAtDeviceBoundaries).
-    private static (long Copies, long Bytes) Expected(Plan plan, ModelDimensions d)
+    private static (long Copies, long Bytes) Expected(Plan plan, ModelDimensions d, int rotaryDims)
     {
-        bool OnGpu(string name) => plan.Tensors.Single(t => t.Name == name).Tier == Tier.Gpu;
+        bool OnGpu(string name) => plan.Tensors.Any(t => t.Name == name && t.Tier == Tier.Gpu);
         long copies = 0, bytes = 0;
-        int headDim = d.QueryWidth / d.Heads;
         for (int layer = 0; layer < d.Layers; layer++)
         {
             if (OnGpu($"blk.{layer}.attn_output.weight"))
             {
-                copies += 4;   // x up, positions up, rotary angles (cos and sin of headDim/2 pairs) up, output down
-                bytes += 4L * (d.Hidden + 1 + headDim + d.Hidden);
+                copies += 4;   // x up, positions up, rotary angles (cos and sin of rotaryDims/2 pairs) up, output down
+                bytes += 4L * (d.Hidden + 1 + rotaryDims + d.Hidden);
+            }
+            if (OnGpu($"blk.{layer}.ffn_gate.weight") || OnGpu($"blk.{layer}.ffn_gate_shexp.weight"))
+            {
+                copies += 2;   // the dense (or shared-expert) FFN: x up, output down
+                bytes += 2 * 4L * d.Hidden;
             }
             if (OnGpu($"blk.{layer}.ffn_gate_inp.weight"))
             {
                 copies += 2;
                 bytes += 4L * (d.Hidden + d.Experts);
             }
-            if (plan.Experts.Single(l => l.Layer == layer).Gpu.Length == d.Experts)
+            if (plan.Experts.SingleOrDefault(l => l.Layer == layer) is { } experts && experts.Gpu.Length == d.Experts)
             {
                 copies += 2;   // every chosen expert is in the batch: expertsUsed rows up, as many down
                 bytes += 2 * 4L * d.ExpertsUsed * d.Hidden;
@@ -129,12 +137,15 @@ public sealed class GpuTransferTests(GpuTestDevice device, ITestOutputHelper out
         return (gpu.Transfers.Copies, gpu.Transfers.Bytes, Array.IndexOf(logits, logits.Max()));
     }
 
-    private string Write()
+    // The model file and its rotated dims per head (the angles uploaded per token).
+    private (string Path, int RotaryDims) Write(string arch)
     {
-        string path = Path.Combine(_root, "qwen3moe.gguf");
-        var spec = SyntheticModels.Spec("qwen3moe", "tiny") with { Layers = 2, Heads = 2, KvHeads = 1 };
+        string path = Path.Combine(_root, arch + ".gguf");
+        var spec = arch == "qwen3moe"
+            ? SyntheticModels.Spec(arch, "tiny") with { Layers = 2, Heads = 2, KvHeads = 1 }
+            : SyntheticModels.Spec(arch, "tiny") with { Heads = 2, QLoraRank = 64, KvLoraRank = 64, Experts = 8 };
         SyntheticWriter.Write(spec, new SyntheticOptions(GgmlType.F32, Seed: 5), path);
-        return path;
+        return (path, spec.RopeDim > 0 ? spec.RopeDim : spec.HeadDim);
     }
 
     /// <summary>The plan of a machine with one 8 GB GPU whose VRAM budget holds the always-used weights, the scratch, the KV cache and all (or half) the experts.</summary>

@@ -29,7 +29,9 @@ public sealed record MlaSpec(int Heads, int QLoraRank, int KvLoraRank, int NopeD
 ///   o_lat[h] = Σ_j softmax_j(scale·([q_abs[h], q_pe[h]] · cache[j])) · c[j]
 ///   out      = attn_output · concat_h(v_b[h] · o_lat[h])
 /// </code>
-/// Files with the legacy attn_kv_b run through <see cref="MlaExpandedAttention"/> instead.
+/// Files with the legacy attn_kv_b run through <see cref="MlaExpandedAttention"/> instead. When every projection and
+/// the layer's KV cache live on one <see cref="IResidentDevice"/>, the whole block runs there as one op
+/// (<see cref="IResidentDevice.MlaBlock"/>: x up once, the output down once); otherwise product by product.
 /// </summary>
 public sealed class MlaAttention : IAttentionBlock
 {
@@ -39,6 +41,7 @@ public sealed class MlaAttention : IAttentionBlock
     private readonly float[]? _qANorm;
     private readonly float[] _kvANorm;
     private readonly TensorHandle[] _kB, _vB;   // per head: [kvLoraRank, nope] and [value, kvLoraRank]
+    private MlaDeviceBlock? _deviceBlock;        // built once per placement (its per-head arrays), checked every call
 
     public MlaAttention(int layer, MlaSpec spec, TensorHandle qA, float[]? qANorm, TensorHandle qB, TensorHandle q,
         TensorHandle kvA, float[] kvANorm, TensorHandle[] kB, TensorHandle[] vB, TensorHandle output)
@@ -51,6 +54,12 @@ public sealed class MlaAttention : IAttentionBlock
     {
         var s = ex.State;
         var p = _spec;
+        if (ex.DeviceCache(_layer, out int residentSlot) is { Device: IResidentDevice resident } residentCache && OnDevice(resident) is { } block)
+        {
+            resident.MlaBlock(block, residentCache, residentSlot, s.Normed, tokens, s.Positions.AsSpan(0, tokens), s.BlockOut);
+            ex.CountAcceleratorProducts((_qA.IsPresent ? 2 : 1) + 2 + 2 * p.Heads);
+            return;
+        }
         int heads = p.Heads, kr = p.KvLoraRank, dk = p.KeyDim, cw = p.CacheWidth;
         int b = s.BatchSize;
         // Scratch regions of State.Extra, each sized for a full batch.
@@ -115,5 +124,34 @@ public sealed class MlaAttention : IAttentionBlock
                 product.Slice(t * dv, dv).CopyTo(s.Attention.AsSpan((t * heads + h) * dv, dv));
         }
         ex.Linear(_output, s.Attention, tokens, s.BlockOut);
+    }
+
+    // The block's device description when every projection lives on that device, else null (per-op path). The arrays of
+    // per-head weights are built once and reused while the handles still point at the same device weights.
+    private MlaDeviceBlock? OnDevice(IResidentDevice device)
+    {
+        if (_deviceBlock is { } cached && cached.KvA.Device == device && Same(cached)) return cached;
+        _deviceBlock = null;
+        if (!On(_kvA, device) || !On(_output, device) || (_qA.IsPresent ? !On(_qA, device) || !On(_qB, device) : !On(_q, device))) return null;
+        for (int h = 0; h < _kB.Length; h++)
+            if (!On(_kB[h], device) || !On(_vB[h], device)) return null;
+        var p = _spec;
+        _deviceBlock = new MlaDeviceBlock(_qA.IsPresent ? _qA.DeviceWeights : null, _qANorm, _qA.IsPresent ? _qB.DeviceWeights : null,
+            _qA.IsPresent ? null : _q.DeviceWeights, _kvA.DeviceWeights!, _kvANorm, [.. _kB.Select(k => k.DeviceWeights!)],
+            [.. _vB.Select(v => v.DeviceWeights!)], _output.DeviceWeights!, p.Heads, p.KvLoraRank, p.NopeDim, p.RopeDim, p.ValueDim,
+            p.Rope, p.Scale, p.Eps);
+        return _deviceBlock;
+    }
+
+    private static bool On(TensorHandle handle, IResidentDevice device) => handle.DeviceWeights is { } w && w.Device == device;
+
+    private bool Same(in MlaDeviceBlock block)
+    {
+        if (!ReferenceEquals(block.KvA, _kvA.DeviceWeights) || !ReferenceEquals(block.Output, _output.DeviceWeights)) return false;
+        if (_qA.IsPresent ? !ReferenceEquals(block.QA, _qA.DeviceWeights) || !ReferenceEquals(block.QB, _qB.DeviceWeights)
+            : !ReferenceEquals(block.Q, _q.DeviceWeights)) return false;
+        for (int h = 0; h < _kB.Length; h++)
+            if (!ReferenceEquals(block.KB[h], _kB[h].DeviceWeights) || !ReferenceEquals(block.VB[h], _vB[h].DeviceWeights)) return false;
+        return true;
     }
 }
