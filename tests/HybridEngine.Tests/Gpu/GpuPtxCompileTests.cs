@@ -45,6 +45,21 @@ public sealed class GpuPtxCompileTests : IDisposable
             AssertCompiles(Run(kernel), explicitlyGrouped: false);
     }
 
+    /// <summary>
+    /// IQ1_S's grid bytes are signed (−1, 0, 1). On an H200 the kernel once gave 268 for 2.7 because ILGPU compiled the
+    /// C# <c>(sbyte)(byte)(ulong)</c> chain as an unsigned byte-to-float conversion (<c>cvt.rn.f32.u8</c>: −1 read as
+    /// 255), while the CPU accelerator ran it right. The kernel now sign-extends with integer arithmetic; this checks the
+    /// PTX keeps no unsigned byte-to-float conversion, the only place the miscompile showed.
+    /// </summary>
+    [Fact]
+    public void Iq1s_grid_bytes_are_not_converted_as_unsigned_bytes()
+    {
+        var method = Run(typeof(QuantMatMulKernel)).MakeGenericMethod(typeof(HybridEngine.Gpu.Kernels.Formats.IQ1_SGpu));
+        var compiled = Assert.IsType<PTXCompiledKernel>(
+            _backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), default(KernelSpecialization)));
+        Assert.DoesNotContain("cvt.rn.f32.u8", compiled.PTXAssembly, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         _backend.Dispose();
