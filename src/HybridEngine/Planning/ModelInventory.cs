@@ -10,8 +10,8 @@ namespace HybridEngine.Planning;
 /// </summary>
 public sealed class ModelInventory
 {
-    /// <summary>KV cache element size: the cache is kept in f16.</summary>
-    public const int KvElementBytes = 2;
+    /// <summary>KV cache element size: the runtime keeps the cache in f32 (host and device), so the plan counts 4 bytes.</summary>
+    public const int KvElementBytes = 4;
 
     private ModelInventory(string name, ModelHyperParameters hp, ImmutableArray<InventoryTensor> tensors, ImmutableArray<MoeLayerInventory> moeLayers)
     {
@@ -44,7 +44,7 @@ public sealed class ModelInventory
     public long LargestExpertBytes => MoeLayers.IsEmpty ? 0 : MoeLayers.Max(l => l.ExpertBytes);
 
     /// <summary>
-    /// KV-cache bytes per token of context, f16. deepseek2 (MLA) caches the compressed latent and the shared rope key:
+    /// KV-cache bytes per token of context, f32 (<see cref="KvElementBytes"/>). deepseek2 (MLA) caches the compressed latent and the shared rope key:
     /// layers·(kv_lora_rank + rope_dim). Multi-head and grouped-query attention cache keys and values per kv head:
     /// layers·2·kvHeads·headDim (value length = key length unless the file says otherwise).
     /// </summary>

@@ -141,13 +141,16 @@ public sealed class ModelInventoryTests
     [Fact]
     public void KvCacheBytesPerTokenFollowTheAttentionKind()
     {
-        // deepseek2 caches the MLA latent and rope key: 61 layers × (512 + 64) × 2 bytes.
+        // deepseek2 caches the MLA latent and rope key: 61 layers × (512 + 64) × 4 bytes (the runtime's cache is f32).
         var v3 = PlanningModels.HeaderOnly(PlanningModels.DeepSeekV3, GgmlType.Q4_K);
-        Assert.Equal(61L * (512 + 64) * 2, v3.KvBytesPerToken);
-        // GQA caches keys and values per kv head: 48 layers × 2 × 4 heads × 128 × 2 bytes (Qwen3-30B-A3B).
+        Assert.Equal(61L * (512 + 64) * 4, v3.KvBytesPerToken);
+        // GQA caches keys and values per kv head: 48 layers × 2 × 4 heads × 128 × 4 bytes (Qwen3-30B-A3B).
         var qwen = PlanningModels.HeaderOnly(PlanningModels.Qwen3_30B_A3B, GgmlType.Q4_K);
-        Assert.Equal(48L * 2 * 4 * 128 * 2, qwen.KvBytesPerToken);
+        Assert.Equal(48L * 2 * 4 * 128 * 4, qwen.KvBytesPerToken);
         Assert.Equal(qwen.KvBytesPerToken * 8192, qwen.KvCacheBytes(8192));
+        // The plan counts what the runtime allocates: one position of the runtime's cache for the same widths.
+        Assert.Equal(v3.KvBytesPerToken, new HybridEngine.Runtime.KvCache(61, 1, 512 + 64, 0).Bytes);
+        Assert.Equal(qwen.KvBytesPerToken, new HybridEngine.Runtime.KvCache(48, 1, 4 * 128, 4 * 128).Bytes);
         // Scratch grows with the context only through the attention scores (heads × context × f32, twice).
         Assert.Equal(2L * 4 * 32 * 1000, qwen.ActivationBytes(2000) - qwen.ActivationBytes(1000));
     }
