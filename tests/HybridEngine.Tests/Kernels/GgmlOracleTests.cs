@@ -24,7 +24,7 @@ public class GgmlOracleTests
             {
                 var y = new float[rows * n];
                 RmsNorm.ApplyRows(x, ones, y, rows, 1e-6f, level);
-                KernelTestData.Close(ggml, y, 1e-30, 5e-7, $"{level} n={n}");
+                KernelTestData.AssertClose(ggml, y, 1e-30, 5e-7, $"{level} n={n}");
             }
         }
     }
@@ -43,7 +43,7 @@ public class GgmlOracleTests
         Rope.ApplyRows(ours, positions.Length, heads, headDim, positions, new RopeTable(parameters, 4096), Simd.Best);
         // Same float angle recurrence; the native build may contract x0·c − x1·s into an FMA or use another cosf/sinf,
         // which moves results by about one ulp (observed ≤ 1.2e-7 on unit-range inputs, ~12% of elements differ).
-        KernelTestData.Close(ggml, ours, 2.5e-7, 0, $"{mode}");
+        KernelTestData.AssertClose(ggml, ours, 2.5e-7, 0, $"{mode}");
     }
 
     [Theory]
@@ -66,7 +66,7 @@ public class GgmlOracleTests
         // Pairs ≤ low and ≥ high take one angle exactly (blend weight 1 or 0), but the blended pairs 11..22 reach
         // angles of ~10³ rad at the last position, where an FMA-contracted blend in the native build can move θ by
         // an ulp (~6e-5 rad). Observed worst difference on unit-range inputs: 1.8e-6.
-        KernelTestData.Close(ggml, ours, 1e-5, 0, $"{mode}");
+        KernelTestData.AssertClose(ggml, ours, 1e-5, 0, $"{mode}");
         var (low, high) = GgmlOps.RopeYarnCorrDims(nDims, 4096, 10000f, 32f, 1f);
         Assert.Equal((low, high), parameters.CorrectionDims());
     }
@@ -81,7 +81,7 @@ public class GgmlOracleTests
             var ours = new float[2 * n];
             for (int r = 0; r < 2; r++) Softmax.Apply(x.AsSpan(r * n, n), ours.AsSpan(r * n, n), 0.1352338f, n, Simd.Best);
             // ggml uses its own vector expf; both are within a couple of ulps of the true value (observed ≤ 2.7e-7).
-            KernelTestData.Close(ggml, ours, 1e-37, 1e-6, $"n={n}");
+            KernelTestData.AssertClose(ggml, ours, 1e-37, 1e-6, $"n={n}");
         }
     }
 
@@ -93,6 +93,6 @@ public class GgmlOracleTests
         var ours = new float[x.Length];
         Silu.Apply(x, ours, Simd.Best);
         // Different vector exp implementations, a few ulps apart (observed ≤ 2.4e-7 relative).
-        KernelTestData.Close(ggml, ours, 1e-37, 1e-6, "silu");
+        KernelTestData.AssertClose(ggml, ours, 1e-37, 1e-6, "silu");
     }
 }

@@ -20,14 +20,14 @@ internal static class KernelTestData
     }
 
     /// <summary>Fails unless every element has |a − e| ≤ abs + rel·|e|; the message names the worst one.</summary>
-    public static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
         var wide = new double[expected.Length];
         for (int i = 0; i < wide.Length; i++) wide[i] = expected[i];
-        Close(wide, actual, abs, rel, context);
+        AssertClose(wide, actual, abs, rel, context);
     }
 
-    public static void Close(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
+    public static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
         Assert.Equal(expected.Length, actual.Length);
         int failures = 0, worst = -1;

@@ -67,8 +67,8 @@ public class MatMulTests
                 Assert.Equal(expected, Product(type, weights, rows, rowLength, x, tokens, null, SimdLevel.Scalar));
                 // The widest path, 1 and 3 threads: within float-reordering error (see DotKernelTests).
                 double scale = expected.Max(v => Math.Abs(v)) + 1e-6;
-                KernelTestData.Close(expected, Product(type, weights, rows, rowLength, x, tokens, null, Simd.Best), 1e-4 * scale, 1e-4, $"{info.Name} rows={rows} T={tokens} 1 thread");
-                KernelTestData.Close(expected, Product(type, weights, rows, rowLength, x, tokens, pool, Simd.Best), 1e-4 * scale, 1e-4, $"{info.Name} rows={rows} T={tokens} 3 threads");
+                KernelTestData.AssertClose(expected, Product(type, weights, rows, rowLength, x, tokens, null, Simd.Best), 1e-4 * scale, 1e-4, $"{info.Name} rows={rows} T={tokens} 1 thread");
+                KernelTestData.AssertClose(expected, Product(type, weights, rows, rowLength, x, tokens, pool, Simd.Best), 1e-4 * scale, 1e-4, $"{info.Name} rows={rows} T={tokens} 3 threads");
             }
         }
     }
@@ -132,7 +132,7 @@ public class MatMulTests
         var actual = Product(type, weights, rows, rowLength, x, tokens, pool, Simd.Best);
         double scale = expected.Max(v => Math.Abs(v));
         double tolerance = type switch { GgmlType.F32 => 1e-5, GgmlType.F16 => 2e-3, GgmlType.BF16 => 1e-2, _ => 1e-5 };
-        KernelTestData.Close(expected, actual, tolerance * scale, 0, $"{info.Name} vs ggml_mul_mat");
+        KernelTestData.AssertClose(expected, actual, tolerance * scale, 0, $"{info.Name} vs ggml_mul_mat");
     }
 
     /// <summary>

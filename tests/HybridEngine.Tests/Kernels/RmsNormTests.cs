@@ -21,7 +21,7 @@ public class RmsNormTests
             RmsNorm.Apply(x, w, actual, Eps, level);
             // Only the order of the double sum differs between paths; after rounding the mean to float it can move
             // by at most an ulp, so elements agree to a few float ulps (2^-23 ≈ 1.2e-7 relative each).
-            KernelTestData.Close(expected, actual, 1e-30, 5e-7, $"{level} n={n}");
+            KernelTestData.AssertClose(expected, actual, 1e-30, 5e-7, $"{level} n={n}");
         }
     }
 
@@ -39,7 +39,7 @@ public class RmsNormTests
             var y = new float[n];
             RmsNorm.Reference(x, w, y, Eps);
             // Float steps after the exact sum: mean rounding, add, sqrt, divide, two products: under 8 ulps (~1e-6).
-            KernelTestData.Close(exact, y, 1e-30, 1e-6, $"n={n}");
+            KernelTestData.AssertClose(exact, y, 1e-30, 1e-6, $"n={n}");
         }
     }
 

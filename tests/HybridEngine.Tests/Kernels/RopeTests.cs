@@ -75,7 +75,7 @@ public class RopeTests
             double[] exact = PlainDouble(x, heads, stride, offset, dims, mode, position);
             // ggml's angles are a running float product p·ts^i, each step rounding by ≤ 2^-24 relative; the absolute
             // angle error stays below ~2e-7·p (worst near i ≈ 3), plus ~1e-7 for cos/sin and the products.
-            KernelTestData.Close(exact, y, 1e-6 + 3e-7 * position, 0, $"{mode} p={position}");
+            KernelTestData.AssertClose(exact, y, 1e-6 + 3e-7 * position, 0, $"{mode} p={position}");
         }
     }
 
@@ -113,7 +113,7 @@ public class RopeTests
         // With YaRN the angle is still 0; only the magnitude (1 after compensation) is rounded.
         float[] z = (float[])x.Clone();
         Rope.Apply(z, 2, 192, 0, new RopeTable(DeepSeekV3 with { Mode = mode }, 1), Simd.Best, 128);
-        KernelTestData.Close(x, z, 0, 2.4e-7, "yarn p=0");
+        KernelTestData.AssertClose(x, z, 0, 2.4e-7, "yarn p=0");
     }
 
     [Fact]
@@ -135,7 +135,7 @@ public class RopeTests
             // ext_factor 1 with factor 1: interp = extrap and magnitude 1 + 0.1·ln 1 = 1; only the blend rounds.
             float[] unit = (float[])x.Clone();
             Rope.Apply(unit, 1, dims, position, new RopeTable(RopeParameters.Yarn(dims, RopeMode.Norm, 10000f, 1f, 4096), 301), Simd.Best);
-            KernelTestData.Close(plain, unit, 1e-6, 1e-6, $"p={position}");
+            KernelTestData.AssertClose(plain, unit, 1e-6, 1e-6, $"p={position}");
         }
     }
 

@@ -16,7 +16,7 @@ public class SiluTests
             var actual = new float[n];
             Silu.Apply(x, actual, level);
             // The vector exp may differ from MathF.Exp by an ulp or two; one add and one divide follow.
-            KernelTestData.Close(expected, actual, 1e-37, 1e-6, $"{level} n={n}");
+            KernelTestData.AssertClose(expected, actual, 1e-37, 1e-6, $"{level} n={n}");
         }
     }
 
@@ -27,7 +27,7 @@ public class SiluTests
         double[] exact = x.Select(v => v / (1.0 + Math.Exp(-(double)v))).ToArray();
         float[] y = x.Select(Silu.Reference).ToArray();
         // expf (≤1 ulp), one add, one divide: a few ulps relative.
-        KernelTestData.Close(exact, y, 1e-37, 1e-6, "silu");
+        KernelTestData.AssertClose(exact, y, 1e-37, 1e-6, "silu");
     }
 
     [Theory]

@@ -21,7 +21,7 @@ public class SoftmaxTests
                     Softmax.Reference(x, expected, scale, valid);
                     Softmax.Apply(x, actual, scale, valid, level);
                     // Vector exp vs MathF.Exp (an ulp or two) and a different double-sum order: a few ulps relative.
-                    KernelTestData.Close(expected, actual, 1e-37, 2e-6, $"{level} n={n} valid={valid} scale={scale}");
+                    KernelTestData.AssertClose(expected, actual, 1e-37, 2e-6, $"{level} n={n} valid={valid} scale={scale}");
                 }
             }
         }
@@ -42,7 +42,7 @@ public class SoftmaxTests
             Softmax.Reference(x, p, scale, n);
             // The logit is rounded to float before the shift (≤ 0.5 ulp of |z| ≤ 14, ≈ 5e-7 absolute in the exponent),
             // then expf and one product: relative error ≲ 1e-6.
-            KernelTestData.Close(exact, p, 1e-37, 2e-6, $"n={n}");
+            KernelTestData.AssertClose(exact, p, 1e-37, 2e-6, $"n={n}");
         }
     }
 

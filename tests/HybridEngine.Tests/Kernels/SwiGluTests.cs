@@ -17,7 +17,7 @@ public class SwiGluTests
             var actual = new float[n];
             SwiGlu.Apply(g, u, actual, level);
             // silu tolerance (vector exp vs MathF.Exp) plus one exact-rounded product.
-            KernelTestData.Close(expected, actual, 1e-37, 1.2e-6, $"{level} n={n}");
+            KernelTestData.AssertClose(expected, actual, 1e-37, 1.2e-6, $"{level} n={n}");
         }
     }
 
@@ -28,7 +28,7 @@ public class SwiGluTests
         float[] u = KernelTestData.Uniform(2, 2048, -5f, 5f);
         double[] exact = g.Select((v, i) => v / (1.0 + Math.Exp(-(double)v)) * u[i]).ToArray();
         float[] y = g.Select((v, i) => SwiGlu.Reference(v, u[i])).ToArray();
-        KernelTestData.Close(exact, y, 1e-37, 1.2e-6, "swiglu");
+        KernelTestData.AssertClose(exact, y, 1e-37, 1.2e-6, "swiglu");
     }
 
     [Fact]
