@@ -25,15 +25,12 @@ public static class GateUpKernel
         var shared = SharedMemory.Allocate<float>(QuantMatMulKernel.SharedFloats);
         int token = Grid.IdxY;
         int lane = Warp.LaneIdx;
-        int row0 = Grid.IdxX * QuantMatMulKernel.RowsPerGroup + Warp.WarpIdx * QuantMatMulKernel.RowsPerWarp;
-        int row1 = row0 + 1;
-        // Rows past the end repeat a valid row (reads stay in bounds, barriers stay uniform) and are not written.
-        int read0 = row0 < shape.Rows ? row0 : shape.Rows - 1;
-        int read1 = row1 < shape.Rows ? row1 : shape.Rows - 1;
+        var rows = WarpRows.Of(shape.Rows);
+        int row0 = rows.Row0, row1 = rows.Row1, read0 = rows.Read0, read1 = rows.Read1;
         long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
-        int stride = partSize == 1 ? 1 : partSize | 1;
+        int stride = QuantMatMulKernel.SharedStride(partSize);
         int blocksPerChunk = QuantMatMulKernel.ChunkValues / shape.BlockSize;
         float g0 = 0, g1 = 0, u0 = 0, u1 = 0;
         for (int chunkBlock = 0; chunkBlock < shape.BlocksPerRow; chunkBlock += blocksPerChunk)

@@ -60,6 +60,9 @@ public static class QuantMatMulKernel
         Group.Barrier();
     }
 
+    /// <summary>Shared-memory distance between consecutive parts of <paramref name="partSize"/> values (odd, to spread banks).</summary>
+    public static int SharedStride(int partSize) => partSize == 1 ? 1 : partSize | 1;
+
     /// <summary>The launch for <paramref name="shape"/> on a device with warps of <paramref name="warpSize"/> lanes.</summary>
     public static KernelConfig Config(in MatShape shape, int warpSize) =>
         new(new Index2D((shape.Rows + RowsPerGroup - 1) / RowsPerGroup, shape.Tokens), new Index2D(WarpsPerGroup * warpSize, 1));
@@ -70,15 +73,12 @@ public static class QuantMatMulKernel
         var shared = SharedMemory.Allocate<float>(SharedFloats);
         int token = Grid.IdxY;
         int lane = Warp.LaneIdx;
-        int row0 = Grid.IdxX * RowsPerGroup + Warp.WarpIdx * RowsPerWarp;
-        int row1 = row0 + 1;
-        // Rows past the end repeat a valid row (reads stay in bounds, barriers stay uniform) and are not written.
-        int read0 = row0 < shape.Rows ? row0 : shape.Rows - 1;
-        int read1 = row1 < shape.Rows ? row1 : shape.Rows - 1;
+        var rows = WarpRows.Of(shape.Rows);
+        int row0 = rows.Row0, row1 = rows.Row1, read0 = rows.Read0, read1 = rows.Read1;
         long xRow = (long)token * shape.XStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
-        int stride = partSize == 1 ? 1 : partSize | 1;
+        int stride = SharedStride(partSize);
         int blocksPerChunk = ChunkValues / shape.BlockSize;
         float sum0 = 0, sum1 = 0;
         for (int chunkBlock = 0; chunkBlock < shape.BlocksPerRow; chunkBlock += blocksPerChunk)
@@ -104,6 +104,26 @@ public static class QuantMatMulKernel
             if (row1 < shape.Rows) y[(long)token * shape.YStride + row1] = sum1;
         }
     }
+}
+
+/// <summary>
+/// The <see cref="QuantMatMulKernel.RowsPerWarp"/> (two) rows the calling warp owns, and the rows it reads: rows past the
+/// end repeat a valid row (reads stay in bounds, barriers stay uniform) and are not written.
+/// </summary>
+public readonly struct WarpRows
+{
+    public readonly int Row0, Row1, Read0, Read1;
+
+    private WarpRows(int row0, int rows)
+    {
+        Row0 = row0;
+        Row1 = row0 + 1;
+        Read0 = Row0 < rows ? Row0 : rows - 1;
+        Read1 = Row1 < rows ? Row1 : rows - 1;
+    }
+
+    public static WarpRows Of(int rows) =>
+        new(Grid.IdxX * QuantMatMulKernel.RowsPerGroup + Warp.WarpIdx * QuantMatMulKernel.RowsPerWarp, rows);
 }
 
 /// <summary>Sum over the lanes of one warp by shuffles (tree order: not bit-identical to a sequential sum).</summary>
