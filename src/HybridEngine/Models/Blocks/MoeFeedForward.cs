@@ -73,13 +73,11 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         {
             for (int e = 0; e < n; e++)
             {
-                var placed = ex.Placement?.Expert(Layer, e);
-                if (placed is not null && batchDevice is not null && placed.Gate.Device == batchDevice) continue;   // in the batch
+                if (batchDevice is not null && ex.Placement?.Expert(Layer, e) is { } placed && placed.Gate.Device == batchDevice) continue;   // in the batch
                 int rows = Gather(s, e, tokens, k, hidden, s.ExpertInput, s.ExpertTokens, s.ExpertTokenWeights, 0);
                 if (rows == 0) continue;
-                Compute(ex, e, s.ExpertInput.AsSpan(0, rows * hidden), rows, s.ExpertOutput);
-                if (placed is null) onCpu++;
-                else onDevice++;
+                if (Compute(ex, e, s.ExpertInput.AsSpan(0, rows * hidden), rows, s.ExpertOutput)) onDevice++;
+                else onCpu++;
                 AddWeighted(output, s.ExpertOutput, s.ExpertTokens, s.ExpertTokenWeights, rows, hidden);
             }
         }
@@ -95,8 +93,8 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         if (shared != null) System.Numerics.Tensors.TensorPrimitives.Add(output, s.SharedOut.AsSpan(0, tokens * hidden), output);
     }
 
-    // One expert's FFN over `rows` gathered inputs into `result` (rows × hidden).
-    private void Compute(Executor ex, int e, Span<float> input, int rows, Span<float> result)
+    // One expert's FFN over `rows` gathered inputs into `result` (rows × hidden); true when it ran on an accelerator.
+    private bool Compute(Executor ex, int e, Span<float> input, int rows, Span<float> result)
     {
         var s = ex.State;
         if (ex.Placement?.Expert(Layer, e) is { } onDevice)
@@ -105,7 +103,7 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             // cache) is not asked for it.
             ex.ExpertProduct(onDevice, input, rows, s.ExpertOutput);
             if (!Unsafe.AreSame(ref result[0], ref s.ExpertOutput[0])) s.ExpertOutput.AsSpan(0, result.Length).CopyTo(result);
-            return;
+            return true;
         }
         var weights = experts.GetExpert(Layer, e);
         int ffn = weights.Gate.Rows;
@@ -114,6 +112,7 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
         ex.LinearPair(weights.Gate, weights.Up, input, rows, g, u);
         SwiGlu.Apply(g, u, g, ex.Level);
         ex.Linear(weights.Down, g, rows, result);
+        return false;
     }
 
     /// <summary>
@@ -149,9 +148,8 @@ public sealed class MoeFeedForward(int layer, RouterSpec spec, TensorHandle rout
             for (int i = 0; i < m && pick < 0; i++) if (!_done[i] && streaming.IsReady(Layer, _order[i])) pick = i;
             for (int i = 0; i < m && pick < 0; i++) if (!_done[i]) pick = i; // nothing ready: wait for the first
             _done[pick] = true;
-            Compute(ex, _order[pick], input, 1, _slots.AsSpan(pick * hidden, hidden));
-            if (ex.Placement?.Expert(Layer, _order[pick]) is null) onCpu++;
-            else onDevice++;
+            if (Compute(ex, _order[pick], input, 1, _slots.AsSpan(pick * hidden, hidden))) onDevice++;
+            else onCpu++;
         }
         for (int i = 0; i < m; i++)
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_slots.AsSpan(i * hidden, hidden), _orderWeights[i], output, output);
