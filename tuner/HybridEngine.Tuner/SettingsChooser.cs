@@ -53,8 +53,7 @@ public static class SettingsChooser
     internal static (int Block, int Depth) ChooseIo(DiskMeasurements? disk)
     {
         if (disk is null || disk.Direct.IsDefaultOrEmpty) return (1 << 20, 4);
-        double best = disk.Direct.Max(p => p.GBps);
-        var pick = disk.Direct.Where(p => p.GBps >= Tolerance * best).OrderBy(p => p.QueueDepth).ThenBy(p => p.BlockBytes).First();
+        var pick = DiskPoint.ShallowestAsGood(disk.Direct, Tolerance).MinBy(p => p.BlockBytes)!;
         return (pick.BlockBytes, pick.QueueDepth);
     }
 }

@@ -57,7 +57,22 @@ public sealed record GpuMeasurements(
     ImmutableArray<GpuMatPoint> MatMul);
 
 /// <summary>Reads of <paramref name="BlockBytes"/> at random aligned offsets with <paramref name="QueueDepth"/> reads in flight.</summary>
-public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPropertyName("gbps")] double GBps);
+public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPropertyName("gbps")] double GBps)
+{
+    /// <summary>
+    /// The points as good as the best of <paramref name="points"/> (at least <paramref name="shareOfBest"/> of its
+    /// bandwidth: a few percent is run-to-run noise) that keep the fewest reads in flight; empty for no points. The tuner
+    /// and the expert reader both choose among these, each with its own tie-break.
+    /// </summary>
+    public static IEnumerable<DiskPoint> ShallowestAsGood(IReadOnlyCollection<DiskPoint> points, double shareOfBest)
+    {
+        if (points.Count == 0) return [];
+        double best = points.Max(p => p.GBps);
+        var good = points.Where(p => p.GBps >= shareOfBest * best).ToList();
+        int depth = good.Min(p => p.QueueDepth);
+        return good.Where(p => p.QueueDepth == depth);
+    }
+}
 
 /// <summary>
 /// Disk read figures on a scratch file in the model folder. <paramref name="DirectIo"/> says whether the file system

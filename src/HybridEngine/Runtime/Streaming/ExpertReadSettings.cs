@@ -39,8 +39,7 @@ public readonly record struct ExpertReadSettings(int BlockBytes, int QueueDepth,
         if (tunedBlock <= largestSlabBytes) return tuned;
         var fitting = points.Where(p => p.BlockBytes <= largestSlabBytes && p.GBps > 0).ToList();
         if (fitting.Count == 0) return tuned;
-        double best = fitting.Max(p => p.GBps);
-        var pick = fitting.Where(p => p.GBps >= best * (1 - Tolerance)).OrderBy(p => p.QueueDepth).ThenByDescending(p => p.GBps).First();
+        var pick = DiskPoint.ShallowestAsGood(fitting, 1 - Tolerance).MaxBy(p => p.GBps)!;
         return new ExpertReadSettings(pick.BlockBytes, pick.QueueDepth, pick.GBps);
     }
 }
