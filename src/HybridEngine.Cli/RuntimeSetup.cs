@@ -277,7 +277,7 @@ public sealed class RuntimeSetup
             $"expert cache ({placed.Mode}{(cache.IsDirect ? "" : ", buffered: the file system refused O_DIRECT")}, {ByteSize.Format(cache.Options.CapacityBytes)}, {cache.Options.Policy}): " +
             $"hits {c.Hits}, prefetched {c.PrefetchHits}, misses {c.Misses}, hit rate {c.HitRate:P1}; read {c.BytesRead / 1e6:F2} MB ({c.BytesRead / 1e6 / tokens:F2} MB/token); " +
             $"I/O wait {c.WaitSeconds:F3} s; reader {c.ReaderBytesPerSecond / 1e9:F2} GB/s while busy; prefetch recall {(double.IsNaN(c.PrefetchRecall) ? "n/a" : c.PrefetchRecall.ToString("P1", CultureInfo.InvariantCulture))}, " +
-            $"{c.PrefetchReads} guessed reads ({c.DroppedGuesses} dropped unread); {placed.Model.Weights.PrivateExperts?.Count ?? 0} experts pinned in private buffers " +
+            $"{c.PrefetchReads} guessed reads ({c.DroppedGuesses} dropped unread); {c.ReusedBuffers} reads into reused buffers; {placed.Model.Weights.PrivateExperts?.Count ?? 0} experts pinned in private buffers " +
             $"({(placed.Model.Weights.PrivateExperts?.Bytes ?? 0) / 1e6:F2} MB); plan predicts {p.ExpertHitRate:P1} hits, {p.DiskBytesPerToken / 1e6:F2} MB/token, {p.DecodeTokensPerSecond:F2} tok/s{AcceleratorSummary(placed.Placement, counters)}{Peak()}");
         if (afterPrefill is not { } start || counters.DecodeTokens == 0) return line;
         var d = c.Snapshot() - start;

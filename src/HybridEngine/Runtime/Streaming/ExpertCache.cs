@@ -215,14 +215,6 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
         _pendingGuesses.Clear();
     }
 
-    // Releases the buffer of an expert no longer in the table. Called under the lock.
-    private void Free(Entry entry)
-    {
-        entry.Buffer.Dispose();
-        _used -= entry.Bytes;
-        Monitor.PulseAll(_gate);
-    }
-
     // A new layer starts: the previous layer's experts become evictable.
     private void EnterLayer(int layer)
     {
@@ -243,8 +235,7 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
     private Entry? Admit(int layer, int expert, bool mustFit, bool demand)
     {
         var slabs = _store.ExpertLayout(layer, expert);
-        long bytes = 0;
-        foreach (var s in slabs) bytes += AlignedSpan(s).Length;
+        long bytes = BufferBytes(slabs);
         if (bytes > Options.CapacityBytes)
             throw new InvalidOperationException($"the expert cache of {Options.CapacityBytes} bytes cannot hold one expert of {bytes} bytes");
         // A guess displaces only experts the policy values less than the guessed one: a wrong guess then costs a read
@@ -253,7 +244,8 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
         double below = demand ? double.MaxValue : _policy.PriorityIfRequested(EvictionPolicy.Key(layer, expert), _clock);
         // Unchecked guesses hold a bounded share of the cache (at least one expert, so small caches still guess).
         if (!demand && _guessBytes + bytes > Math.Max(bytes, (long)(Planning.Planner.PrefetchWasteShare * Options.CapacityBytes))) return null;
-        while (_used + bytes > Options.CapacityBytes)
+        AlignedBuffer? buffer;
+        while ((buffer = TakeBuffer(bytes)) is null)
         {
             var victim = Victim(below);
             if (victim is null)
@@ -270,10 +262,9 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
             _policy.OnEvict(EvictionPolicy.Key(victim.Key.Item1, victim.Key.Item2));
             Free(victim);
         }
-        var entry = new Entry((layer, expert), slabs, new AlignedBuffer(checked((int)bytes)), bytes);
+        var entry = new Entry((layer, expert), slabs, buffer, bytes);
         _entries.Add(entry.Key, entry);
         _policy.OnInsert(EvictionPolicy.Key(layer, expert), _clock);
-        _used += bytes;
         Queue(entry, demand);
         return entry;
     }
@@ -310,6 +301,8 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
             _disposed = true;
             foreach (var e in _entries.Values) { e.Buffer.Dispose(); e.Ready.Dispose(); }
             _entries.Clear();
+            foreach (var b in _spare) b.Dispose();
+            _spare.Clear();
             _used = 0;
         }
         _handle.Dispose();

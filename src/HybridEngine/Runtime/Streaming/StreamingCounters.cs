@@ -29,6 +29,8 @@ public sealed class StreamingCounters
     public long PrefetchReads { get; internal set; }
     /// <summary>Guessed reads shown wrong by the router before all their pieces had started: the rest was never read.</summary>
     public long DroppedGuesses { get; internal set; }
+    /// <summary>Reads that went into the buffer of an evicted expert instead of a newly allocated one.</summary>
+    public long ReusedBuffers { get; internal set; }
 
     /// <summary>Share of requests served by experts kept from earlier use (prefetched ones are not counted as hits).</summary>
     public double HitRate => Hits + Misses + PrefetchHits == 0 ? 1 : Hits / (double)(Hits + Misses + PrefetchHits);
