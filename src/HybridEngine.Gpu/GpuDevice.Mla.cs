@@ -6,9 +6,24 @@ using ILGPU.Runtime;
 
 namespace HybridEngine.Gpu;
 
-/// <summary>The absorbed MLA attention block as one resident op (<see cref="IResidentDevice.MlaBlock"/>).</summary>
+/// <summary>
+/// The absorbed MLA attention block as one resident op (<see cref="IResidentDevice.MlaBlock"/>). Per-head k_b and v_b
+/// uploaded with <see cref="UploadHeads"/> sit back to back in one buffer, and each of the two per-head products is one
+/// launch over every token and head (<see cref="MatShape.Heads"/>), so a layer's launches do not grow with its heads;
+/// heads uploaded one by one still work, at one launch per head.
+/// </summary>
 public sealed partial class GpuDevice
 {
+    /// <summary>One device buffer for all heads' raw blocks; the handles are views of it (freed with the last one).</summary>
+    public unsafe IDeviceWeights[] UploadHeads(in WeightMatrix first, int heads)
+    {
+        if (!Supports(first.Type)) throw GpuMatMulKernels.Unsupported(first.Type);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
+        var stack = new WeightMatrix(first.Data, first.Type, checked(heads * first.Rows), first.RowLength);
+        var (type, rows, rowLength, slabBytes) = (first.Type, first.Rows, first.RowLength, first.TotalBytes);
+        return Guard("upload", () => GpuWeights.Heads(this, Copy(stack), heads, slabBytes, type, rows, rowLength));
+    }
+
     public void MlaBlock(in MlaDeviceBlock block, IDeviceKvCache cache, int layer, ReadOnlySpan<float> x, int tokens,
         ReadOnlySpan<int> positions, Span<float> y)
     {
@@ -77,20 +92,40 @@ public sealed partial class GpuDevice
                 }
                 StoreRows(gkv, kv.Keys(layer).View, positions[..tokens], cw);
                 // q_abs[t][h] = [k_b[h]·q_nope[t][h], q_pe[t][h]]: strided products read and write one head of every token.
-                for (int h = 0; h < heads; h++)
-                    Product(Own(block.KB[h]), gq.SubView((long)h * dk), gAbs.SubView((long)h * cw), tokens, heads * dk, heads * cw);
+                HeadProducts(block.KB, gq, dk, gAbs, cw, tokens);
                 if (rope > 0)
                     _stridedCopy(new Index2D(tokens * heads, rope), gq, gAbs,
                         new CopyShape { Width = rope, SourceStride = dk, SourceOffset = nope, DestinationStride = cw, DestinationOffset = kr });
                 var layout = new CausalAttention.Layout(heads, 1, cw, kr, cw, cw);
                 LaunchAttention(kv, layer, gAbs, gp, positions[..tokens], layout, block.Scale, gLatent);
-                for (int h = 0; h < heads; h++)
-                    Product(Own(block.VB[h]), gLatent.SubView((long)h * kr), go.SubView((long)h * dv), tokens, heads * kr, heads * dv);
+                HeadProducts(block.VB, gLatent, kr, go, dv, tokens);
                 Product(wo, go, gy, tokens);
             }
             Out(gy, y[..(tokens * wo.Rows)]);
         }
         catch (Exception e) when (IsDeviceFailure(e)) { throw new ComputeDeviceException(Name, "mla-block", e); }
+    }
+
+    /// <summary>
+    /// Queues <c>y[t][h·yHead ..] = W[h]·x[t][h·xHead ..]</c> for every token and head (tokens' rows hold all heads): one
+    /// launch when the heads are one stacked upload, else one per head.
+    /// </summary>
+    private void HeadProducts(IDeviceWeights[] weights, ArrayView<float> x, int xHead, ArrayView<float> y, int yHead, int tokens)
+    {
+        int heads = weights.Length;
+        if (heads == 0) return;
+        var first = Own(weights[0]);
+        bool stacked = true;
+        for (int h = 1; h < heads && stacked; h++) stacked = Own(weights[h]).Follows(first, h);
+        if (stacked)
+        {
+            var shape = Shape(first, tokens);
+            (shape.Heads, shape.XHeadStride, shape.YHeadStride, shape.XStride, shape.YStride) = (heads, xHead, yHead, heads * xHead, heads * yHead);
+            _matMul.For(first.Type)(first.Stack(heads).View, x, y, shape);
+            return;
+        }
+        for (int h = 0; h < heads; h++)
+            Product(Own(weights[h]), x.SubView((long)h * xHead), y.SubView((long)h * yHead), tokens, heads * xHead, heads * yHead);
     }
 
     /// <summary>Queues y = W·x for packed rows, or with the given distances between tokens' inputs and outputs.</summary>

@@ -29,6 +29,7 @@ public sealed partial class GpuDevice : IResidentDevice
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, CopyShape> _stridedCopy;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _scratch = new MemoryBuffer1D<float, Stride1D.Dense>[ScratchSlots];
     private float[] _angles = [];
+    private long _launches;
 
     internal GpuDevice(Context context, Accelerator accelerator, DeviceKind kind)
     {
@@ -37,20 +38,23 @@ public sealed partial class GpuDevice : IResidentDevice
         Kind = kind;
         Name = IdOf(accelerator.AcceleratorType, accelerator.Name);
         _matMul = new GpuMatMulKernels(accelerator);
-        _rmsNorm = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormKernel.Run);
-        _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run);
-        _swiGlu = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SwiGluKernel.Run);
-        _rope = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, RopeShape>(RopeKernel.Run);
-        _attention = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernel.Run);
-        _attentionMerge = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(AttentionMergeKernel.Run);
-        _stridedCopy = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyShape>(StridedCopyKernel.Run);
+        _rmsNorm = Counted(accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormKernel.Run));
+        _softmax = Counted(accelerator.LoadStreamKernel<ArrayView<float>, int, float>(SoftmaxKernel.Run));
+        _swiGlu = Counted(accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SwiGluKernel.Run));
+        _rope = Counted(accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, RopeShape>(RopeKernel.Run));
+        _attention = Counted(accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernel.Run));
+        _attentionMerge = Counted(accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(AttentionMergeKernel.Run));
+        _stridedCopy = Counted(accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, CopyShape>(StridedCopyKernel.Run));
         for (int i = 0; i < _scratch.Length; i++) _scratch[i] = accelerator.Allocate1D<float>(1);
     }
 
     internal Accelerator Accelerator { get; }
 
     public DeviceTransfers Transfers { get; } = new();
+
+    /// <summary>Kernels launched so far (copies not counted): what a block costs in launches, beside its <see cref="Transfers"/>.</summary>
+    public long KernelLaunches => _launches + _matMul.Launches;
 
     /// <summary>A device's name: backend and the driver's name (<c>cuda:NVIDIA H200</c>); the hardware probe uses the same.</summary>
     internal static string IdOf(AcceleratorType type, string name) => $"{type.ToString().ToLowerInvariant()}:{name}";
@@ -76,29 +80,32 @@ public sealed partial class GpuDevice : IResidentDevice
 
     public bool Supports(GgmlType type) => GpuMatMulKernels.IsSupported(type);
 
-    public unsafe IDeviceWeights Upload(in WeightMatrix weights)
+    public IDeviceWeights Upload(in WeightMatrix weights)
     {
         if (!Supports(weights.Type)) throw GpuMatMulKernels.Unsupported(weights.Type);
         var source = weights;
-        return Guard("upload", () =>
+        return Guard("upload", () => new GpuWeights(this, Copy(source), source.Type, source.Rows, source.RowLength));
+    }
+
+    /// <summary>A new device buffer holding the raw blocks of <paramref name="source"/> (at least one byte).</summary>
+    private unsafe MemoryBuffer1D<byte, Stride1D.Dense> Copy(in WeightMatrix source)
+    {
+        var buffer = Accelerator.Allocate1D<byte>(Math.Max(1, source.TotalBytes));
+        try
         {
-            var buffer = Accelerator.Allocate1D<byte>(Math.Max(1, source.TotalBytes));
-            try
+            const int chunk = 1 << 30;   // spans are int-sized; large matrices go up in 1 GiB pieces
+            for (long at = 0; at < source.TotalBytes; at += chunk)
             {
-                const int chunk = 1 << 30;   // spans are int-sized; large matrices go up in 1 GiB pieces
-                for (long at = 0; at < source.TotalBytes; at += chunk)
-                {
-                    int length = (int)Math.Min(chunk, source.TotalBytes - at);
-                    buffer.View.AsContiguous().SubView(at, length).CopyFromCPU(new ReadOnlySpan<byte>(source.Data + at, length));
-                }
-                return new GpuWeights(this, buffer, source.Type, source.Rows, source.RowLength);
+                int length = (int)Math.Min(chunk, source.TotalBytes - at);
+                buffer.View.AsContiguous().SubView(at, length).CopyFromCPU(new ReadOnlySpan<byte>(source.Data + at, length));
             }
-            catch
-            {
-                buffer.Dispose();
-                throw;
-            }
-        });
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
     }
 
     public void MatMul(IDeviceWeights weights, ReadOnlySpan<float> x, int tokens, Span<float> y)
@@ -205,6 +212,19 @@ public sealed partial class GpuDevice : IResidentDevice
         Accelerator.Dispose();
         _context.Dispose();
     }
+
+    // Each loaded kernel behind a wrapper that counts its launches (built once; a launch allocates nothing more).
+    private Action<T1, T2, T3, T4> Counted<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) =>
+        (a, b, c, d) => { _launches++; kernel(a, b, c, d); };
+
+    private Action<T1, T2, T3, T4, T5, T6> Counted<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) =>
+        (a, b, c, d, e, f) => { _launches++; kernel(a, b, c, d, e, f); };
+
+    private Action<T1, T2, T3, T4, T5, T6, T7> Counted<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) =>
+        (a, b, c, d, e, f, g) => { _launches++; kernel(a, b, c, d, e, f, g); };
+
+    private Action<T1, T2, T3, T4, T5, T6, T7, T8, T9> Counted<T1, T2, T3, T4, T5, T6, T7, T8, T9>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9> kernel) =>
+        (a, b, c, d, e, f, g, h, i) => { _launches++; kernel(a, b, c, d, e, f, g, h, i); };
 
     /// <summary>Copies host values into scratch slot <paramref name="slot"/> and returns the filled view.</summary>
     private ArrayView<float> In(int slot, ReadOnlySpan<float> values)

@@ -35,15 +35,26 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     public static NotSupportedException Unsupported(GgmlType type) => new(
         $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}.");
 
+    /// <summary>Kernels launched through this table so far.</summary>
+    public long Launches { get; private set; }
+
     public Launch For(GgmlType type)
     {
-        if (!_loaded.TryGetValue(type, out var launch)) _loaded[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+        if (!_loaded.TryGetValue(type, out var launch))
+        {
+            var kernel = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+            _loaded[type] = launch = (w, x, y, shape) => { Launches++; kernel(w, x, y, shape); };
+        }
         return launch;
     }
 
     public GateUpLaunch GateUpFor(GgmlType type)
     {
-        if (!_gateUp.TryGetValue(type, out var launch)) _gateUp[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator));
+        if (!_gateUp.TryGetValue(type, out var launch))
+        {
+            var kernel = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator));
+            _gateUp[type] = launch = (gate, up, x, h, shape) => { Launches++; kernel(gate, up, x, h, shape); };
+        }
         return launch;
     }
 

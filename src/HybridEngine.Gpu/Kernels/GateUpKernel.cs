@@ -14,7 +14,7 @@ namespace HybridEngine.Gpu.Kernels;
 /// <remarks>
 /// Launch as <see cref="QuantMatMulKernel"/> (its <c>Config</c>): a group of warps per RowsPerGroup rows of one token,
 /// the token's x staged through shared memory chunk by chunk; each warp sums its two rows of both matrices, the sums
-/// are reduced by shuffle and lane 0 writes h.
+/// are reduced by shuffle and lane 0 writes h. One matrix pair only: <see cref="MatShape.Heads"/> stays 0.
 /// </remarks>
 public static class GateUpKernel
 {

@@ -16,17 +16,28 @@ public struct MatShape
     public int XStride;
     /// <summary>Distance between consecutive tokens' outputs in y (Rows for packed rows).</summary>
     public int YStride;
+    /// <summary>
+    /// Matrices stacked head after head in w (head h's rows start at block h·Rows·BlocksPerRow), each applied to its own
+    /// slice of every token: one launch for all heads. 0 or 1: one matrix, exactly the plain product. Only
+    /// <see cref="QuantMatMulKernel"/> reads the head fields: a launch with Heads &gt; 1 must go to it.
+    /// </summary>
+    public int Heads;
+    /// <summary>Distance between consecutive heads' inputs within a token's x (unused with one head).</summary>
+    public int XHeadStride;
+    /// <summary>Distance between consecutive heads' outputs within a token's y (unused with one head).</summary>
+    public int YHeadStride;
 }
 
 /// <summary>
-/// <c>y[t][n] = Σ_(b,p) PartDot(W[n] block b part p, x[t])</c> on raw GGUF blocks: the weights stay quantized in device memory
+/// <c>y[t][n] = Σ_(b,p) PartDot(W[n] block b part p, x[t])</c> (with <see cref="MatShape.Heads"/> &gt; 1:
+/// <c>y[t][h·YHeadStride + n] = Σ PartDot(W_h[n] …, x[t][h·XHeadStride ..])</c>) on raw GGUF blocks: the weights stay quantized in device memory
 /// and are dequantized in registers (never uploaded as floats). CPU reference: <c>Kernels/MatMul.Run</c>; this kernel
 /// keeps activations in float (the CPU path quantizes them to Q8_0/Q8_K first), so it matches the exact
 /// dequantize-then-dot result to float rounding and the CPU path to its activation-quantization error.
 /// </summary>
 /// <remarks>
 /// Launch (<see cref="Config"/>): a group of <see cref="WarpsPerGroup"/> warps per <see cref="RowsPerGroup"/> rows of
-/// one token, grid = (⌈Rows / RowsPerGroup⌉, Tokens); each warp owns <see cref="RowsPerWarp"/> rows. The token's x
+/// one token and head, grid = (⌈Rows / RowsPerGroup⌉, Tokens, Heads); each warp owns <see cref="RowsPerWarp"/> rows. The token's x
 /// goes through shared memory in chunks of <see cref="ChunkValues"/>: the group loads a chunk once with coalesced
 /// reads (consecutive threads, consecutive floats) and every row of the group reads it from there, so x's global
 /// traffic is divided by RowsPerGroup. A part's values sit at an odd stride (partSize | 1) in shared memory, so the
@@ -65,17 +76,21 @@ public static class QuantMatMulKernel
 
     /// <summary>The launch for <paramref name="shape"/> on a device with warps of <paramref name="warpSize"/> lanes.</summary>
     public static KernelConfig Config(in MatShape shape, int warpSize) =>
-        new(new Index2D((shape.Rows + RowsPerGroup - 1) / RowsPerGroup, shape.Tokens), new Index2D(WarpsPerGroup * warpSize, 1));
+        new(new Index3D((shape.Rows + RowsPerGroup - 1) / RowsPerGroup, shape.Tokens, Math.Max(shape.Heads, 1)),
+            new Index3D(WarpsPerGroup * warpSize, 1, 1));
 
     public static void Run<TFormat>(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape, TFormat format)
         where TFormat : struct, IGpuBlockFormat
     {
         var shared = SharedMemory.Allocate<float>(SharedFloats);
-        int token = Grid.IdxY;
+        int token = Grid.IdxY, head = Grid.IdxZ;
         int lane = Warp.LaneIdx;
         var rows = WarpRows.Of(shape.Rows);
-        int row0 = rows.Row0, row1 = rows.Row1, read0 = rows.Read0, read1 = rows.Read1;
-        long xRow = (long)token * shape.XStride;
+        int row0 = rows.Row0, row1 = rows.Row1;
+        // Head h's matrix follows the h before it: its rows are rows h·Rows .. of the stack.
+        long read0 = (long)head * shape.Rows + rows.Read0, read1 = (long)head * shape.Rows + rows.Read1;
+        long xRow = (long)token * shape.XStride + (long)head * shape.XHeadStride;
+        long yRow = (long)token * shape.YStride + (long)head * shape.YHeadStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
         int stride = SharedStride(partSize);
@@ -87,7 +102,7 @@ public static class QuantMatMulKernel
             int values = blocks * shape.BlockSize;
             Stage(x, xRow + (long)chunkBlock * shape.BlockSize, values, partSize, stride, shared);
             int units = blocks * parts;
-            long block0 = (long)read0 * shape.BlocksPerRow + chunkBlock, block1 = (long)read1 * shape.BlocksPerRow + chunkBlock;
+            long block0 = read0 * shape.BlocksPerRow + chunkBlock, block1 = read1 * shape.BlocksPerRow + chunkBlock;
             for (int u = lane; u < units; u += Warp.WarpSize)
             {
                 int b = u / parts, part = u - b * parts;
@@ -100,8 +115,8 @@ public static class QuantMatMulKernel
         sum1 = WarpSum.Reduce(sum1);
         if (lane == 0)
         {
-            if (row0 < shape.Rows) y[(long)token * shape.YStride + row0] = sum0;
-            if (row1 < shape.Rows) y[(long)token * shape.YStride + row1] = sum1;
+            if (row0 < shape.Rows) y[yRow + row0] = sum0;
+            if (row1 < shape.Rows) y[yRow + row1] = sum1;
         }
     }
 }

@@ -107,7 +107,16 @@ public sealed class DevicePlacement : IDisposable
                     _ => null,
                 };
                 if (device is null) continue;
-                foreach (var slot in _weights.SlotsOf(t.Name))
+                var slots = _weights.SlotsOf(t.Name);
+                if (IsHeadStack(slots) && device.Supports(slots[0].Matrix.Type))
+                {
+                    // Per-head slabs of one tensor (MLA's k_b, v_b) go up together, so the device may stack them.
+                    var heads = UploadHeads(device, slots[0].Matrix, slots.Count);
+                    for (int h = 0; h < slots.Count; h++) slots[h].Weights = heads[h];
+                    _placedSlots.AddRange(slots);
+                    continue;
+                }
+                foreach (var slot in slots)
                 {
                     if (slot.Weights is not null) continue;
                     if (!device.Supports(slot.Matrix.Type)) { KeptOnCpu++; continue; }
@@ -188,6 +197,29 @@ public sealed class DevicePlacement : IDisposable
         _uploads.Add(upload);
         _used[device] = _used.GetValueOrDefault(device) + matrix.TotalBytes;
         return upload;
+    }
+
+    private IDeviceWeights[] UploadHeads(IComputeDevice device, in WeightMatrix first, int heads)
+    {
+        var uploads = device.UploadHeads(first, heads);
+        _uploads.AddRange(uploads);
+        _used[device] = _used.GetValueOrDefault(device) + heads * first.TotalBytes;
+        return uploads;
+    }
+
+    // Several slots of one tensor, none placed yet, of one shape and lying back to back: a 3-D tensor's heads.
+    private static unsafe bool IsHeadStack(IReadOnlyList<DeviceSlot> slots)
+    {
+        if (slots.Count < 2) return false;
+        var first = slots[0].Matrix;
+        for (int h = 0; h < slots.Count; h++)
+        {
+            var m = slots[h].Matrix;
+            if (slots[h].Weights is not null || m.Type != first.Type || m.Rows != first.Rows || m.RowLength != first.RowLength
+                || m.Data != first.Data + h * first.TotalBytes)
+                return false;
+        }
+        return true;
     }
 
     // The first dedicated GPU with room left for the bytes; the first one when none has (its upload then fails).

@@ -32,6 +32,28 @@ public interface IComputeDevice : IDisposable
     /// <summary>Makes the raw GGUF blocks of <paramref name="weights"/> available to this device (a copy on a GPU).</summary>
     IDeviceWeights Upload(in WeightMatrix weights);
 
+    /// <summary>
+    /// Uploads <paramref name="heads"/> matrices shaped like <paramref name="first"/> that lie back to back from
+    /// first.Data (the per-head slabs of a 3-D tensor such as MLA's attn_k_b), one handle per head. A device may keep
+    /// them as one stacked copy so a block can apply every head in one launch; by default each is uploaded alone.
+    /// </summary>
+    unsafe IDeviceWeights[] UploadHeads(in WeightMatrix first, int heads)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
+        var result = new List<IDeviceWeights>(heads);
+        try
+        {
+            for (int h = 0; h < heads; h++)
+                result.Add(Upload(new WeightMatrix(first.Data + h * first.TotalBytes, first.Type, first.Rows, first.RowLength)));
+            return [.. result];
+        }
+        catch
+        {
+            foreach (var w in result) w.Dispose();
+            throw;
+        }
+    }
+
     /// <summary><c>y[t][n] = Σ_k W[n][k]·x[t][k]</c> for <paramref name="tokens"/> rows of x ([tokens, RowLength] → [tokens, Rows]).</summary>
     void MatMul(IDeviceWeights weights, ReadOnlySpan<float> x, int tokens, Span<float> y);
 

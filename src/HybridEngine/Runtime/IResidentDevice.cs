@@ -64,7 +64,8 @@ public readonly record struct GqaDeviceBlock(IDeviceWeights Q, IDeviceWeights K,
 /// <summary>The device weights and shape of an absorbed MLA block (see <see cref="IResidentDevice.MlaBlock"/>).</summary>
 /// <param name="QA">Low-rank query down-projection, or null when <paramref name="Q"/> maps x to the queries directly.</param>
 /// <param name="QANorm">RMS norm weights of the query latent ([QLoraRank]) when <paramref name="QA"/> is given.</param>
-/// <param name="KB">Per head: [KvLoraRank, NopeDim], absorbed into the query.</param>
+/// <param name="KB">Per head: [KvLoraRank, NopeDim], absorbed into the query. Heads uploaded together
+/// (<see cref="IComputeDevice.UploadHeads"/>) may be applied in one launch; the same holds for <paramref name="VB"/>.</param>
 /// <param name="VB">Per head: [ValueDim, KvLoraRank], applied to the head's latent attention output.</param>
 public readonly record struct MlaDeviceBlock(IDeviceWeights? QA, float[]? QANorm, IDeviceWeights? QB, IDeviceWeights? Q,
     IDeviceWeights KvA, float[] KvANorm, IDeviceWeights[] KB, IDeviceWeights[] VB, IDeviceWeights Output,

@@ -64,6 +64,15 @@ public sealed class GpuPlacementTests(GpuTestDevice device, ITestOutputHelper ou
         }
         Assert.Equal(0, ex.Cache.Bytes);
         Assert.True(ex.AcceleratorProducts > 0);
+        // MLA's per-head k_b/v_b went up as one stack per tensor, so the block applies all heads in one launch.
+        var headTensors = model.Weights.UsedTensors.Where(n => n.EndsWith("attn_k_b.weight") || n.EndsWith("attn_v_b.weight")).ToList();
+        Assert.Equal(arch == "deepseek2", headTensors.Count > 0);
+        foreach (string name in headTensors)
+        {
+            var heads = model.Weights.SlotsOf(name).Select(slot => Assert.IsType<GpuWeights>(slot.Weights)).ToArray();
+            Assert.Equal(2, heads.Length);
+            for (int h = 0; h < heads.Length; h++) Assert.True(heads[h].Follows(heads[0], h), $"{name} head {h} is not in its tensor's stack");
+        }
 
         double range = cpu.Max() - cpu.Min(), worst = 0;
         for (int i = 0; i < cpu.Length; i++) worst = Math.Max(worst, Math.Abs(cpu[i] - placed[i]));
