@@ -7,12 +7,14 @@ using ILGPU.Runtime;
 namespace HybridEngine.Gpu;
 
 /// <summary>
-/// The weight types the GPU matrix kernel supports and, per type, the kernel specialised for it (compiled on first
-/// use). Tables the formats need (the IQ4 value table) are uploaded once per accelerator.
+/// The weight types the GPU matrix kernel supports and, per type, the kernels specialised for it (compiled on first
+/// use). Tables the formats need (the IQ4 value table) are uploaded once per accelerator. A product of one token
+/// (decode) runs <see cref="QuantMatMulKernel"/>; one of <see cref="MinTiledTokens"/> or more (prefill, expert token
+/// groups) runs <see cref="QuantMatMulTiledKernel"/>, which decodes each weight once per tile of tokens.
 /// </summary>
 internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 {
-    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type (its launch shape follows from <paramref name="shape"/>).</summary>
+    /// <summary>Launches the matrix product for one weight type (the kernel and its launch shape follow from <paramref name="shape"/>).</summary>
     public delegate void Launch(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
 
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
@@ -24,7 +26,10 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     /// <summary>Launches <see cref="GateUpKernel"/>: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
     public delegate void GateUpLaunch(ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
 
-    private readonly Dictionary<GgmlType, Launch> _loaded = [];
+    /// <summary>Tokens from which a product runs the tiled kernel (below, the tile's unused sums would cost more than they save).</summary>
+    public const int MinTiledTokens = 2;
+
+    private readonly Dictionary<GgmlType, Launch> _loaded = [], _perToken = [], _tiled = [];
     private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
     private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
@@ -35,9 +40,33 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     public static NotSupportedException Unsupported(GgmlType type) => new(
         $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}.");
 
+    /// <summary>
+    /// When false every product runs the per-token kernel (for comparing the two: GpuBench, tests). Set between
+    /// products; the launches returned by <see cref="For"/> read it on every call.
+    /// </summary>
+    public bool Tiled { get; set; } = true;
+
+    /// <summary>The product for <paramref name="type"/>: per-token for one token, tiled for <see cref="MinTiledTokens"/> or more.</summary>
     public Launch For(GgmlType type)
     {
-        if (!_loaded.TryGetValue(type, out var launch)) _loaded[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+        // Each kernel is compiled on its first launch: a decode-only run never compiles the tiled one.
+        if (!_loaded.TryGetValue(type, out var launch))
+            _loaded[type] = launch = (w, x, y, shape) =>
+                (Tiled && shape.Tokens >= MinTiledTokens ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
+        return launch;
+    }
+
+    /// <summary><see cref="QuantMatMulKernel"/> whatever the token count.</summary>
+    public Launch PerTokenFor(GgmlType type)
+    {
+        if (!_perToken.TryGetValue(type, out var launch)) _perToken[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+        return launch;
+    }
+
+    /// <summary><see cref="QuantMatMulTiledKernel"/> whatever the token count.</summary>
+    public Launch TiledFor(GgmlType type)
+    {
+        if (!_tiled.TryGetValue(type, out var launch)) _tiled[type] = launch = Dispatch<Launch, TiledLoader>(type, new(accelerator));
         return launch;
     }
 
@@ -80,6 +109,17 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
                 QuantMatMulKernel.Run);
             int warp = accelerator.WarpSize;
             return (w, x, y, shape) => kernel(QuantMatMulKernel.Config(shape, warp), w, x, y, shape, format);
+        }
+    }
+
+    private readonly struct TiledLoader(Accelerator accelerator) : IFormatUser<Launch>
+    {
+        public Launch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+        {
+            var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                QuantMatMulTiledKernel.Run);
+            int warp = accelerator.WarpSize;
+            return (w, x, y, shape) => kernel(QuantMatMulTiledKernel.Config(shape, warp), w, x, y, shape, format);
         }
     }
 
