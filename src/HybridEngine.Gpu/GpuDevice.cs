@@ -55,16 +55,6 @@ public sealed partial class GpuDevice : IResidentDevice
     /// <summary>A device's name: backend and the driver's name (<c>cuda:NVIDIA H200</c>); the hardware probe uses the same.</summary>
     internal static string IdOf(AcceleratorType type, string name) => $"{type.ToString().ToLowerInvariant()}:{name}";
 
-    /// <summary>
-    /// Whether products of several tokens run the tiled matrix-matrix kernel (the default) or the per-token one; the
-    /// switch lets GpuBench and the tests compare the two on the same device.
-    /// </summary>
-    internal bool TiledMatMul
-    {
-        get => _matMul.Tiled;
-        set => _matMul.Tiled = value;
-    }
-
     /// <summary>Test hook: makes the next op fail inside the guarded region, as a faulting kernel would.</summary>
     internal bool FailNextOp { get; set; }
 

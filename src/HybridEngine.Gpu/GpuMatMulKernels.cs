@@ -40,19 +40,13 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     public static NotSupportedException Unsupported(GgmlType type) => new(
         $"No GPU matrix kernel for {QuantTypes.Get(type).Name}; supported: {string.Join(", ", SupportedTypes.Select(t => QuantTypes.Get(t).Name))}.");
 
-    /// <summary>
-    /// When false every product runs the per-token kernel (for comparing the two: GpuBench, tests). Set between
-    /// products; the launches returned by <see cref="For"/> read it on every call.
-    /// </summary>
-    public bool Tiled { get; set; } = true;
-
     /// <summary>The product for <paramref name="type"/>: per-token for one token, tiled for <see cref="MinTiledTokens"/> or more.</summary>
     public Launch For(GgmlType type)
     {
         // Each kernel is compiled on its first launch: a decode-only run never compiles the tiled one.
         if (!_loaded.TryGetValue(type, out var launch))
             _loaded[type] = launch = (w, x, y, shape) =>
-                (Tiled && shape.Tokens >= MinTiledTokens ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
+                (shape.Tokens >= MinTiledTokens ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
         return launch;
     }
 
