@@ -23,14 +23,14 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.IQ1_S, GgmlType.IQ2_XXS,
     ];
 
-    /// <summary>Launches <see cref="GateUpKernel"/>: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
+    /// <summary>Launches the fused gate/up product: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
     public delegate void GateUpLaunch(ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
 
     /// <summary>Tokens from which a product runs the tiled kernel (below, the tile's unused sums would cost more than they save).</summary>
     public const int MinTiledTokens = 2;
 
     private readonly Dictionary<GgmlType, Launch> _loaded = [], _perToken = [], _tiled = [];
-    private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [];
+    private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [], _gateUpPerToken = [], _gateUpTiled = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
     private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
     private MemoryBuffer1D<byte, Stride1D.Dense>? _ksigns;
@@ -64,9 +64,26 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         return launch;
     }
 
+    /// <summary>The fused gate/up product: <see cref="GateUpKernel"/> for one token, <see cref="GateUpTiledKernel"/> for more.</summary>
     public GateUpLaunch GateUpFor(GgmlType type)
     {
-        if (!_gateUp.TryGetValue(type, out var launch)) _gateUp[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator));
+        if (!_gateUp.TryGetValue(type, out var launch))
+            _gateUp[type] = launch = (gate, up, x, h, shape) =>
+                (shape.Tokens >= MinTiledTokens ? GateUpTiledFor(type) : GateUpPerTokenFor(type))(gate, up, x, h, shape);
+        return launch;
+    }
+
+    public GateUpLaunch GateUpPerTokenFor(GgmlType type)
+    {
+        if (!_gateUpPerToken.TryGetValue(type, out var launch))
+            _gateUpPerToken[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator, tiled: false));
+        return launch;
+    }
+
+    public GateUpLaunch GateUpTiledFor(GgmlType type)
+    {
+        if (!_gateUpTiled.TryGetValue(type, out var launch))
+            _gateUpTiled[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator, tiled: true));
         return launch;
     }
 
@@ -117,13 +134,19 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         }
     }
 
-    private readonly struct GateUpLoader(Accelerator accelerator) : IFormatUser<GateUpLaunch>
+    private readonly struct GateUpLoader(Accelerator accelerator, bool tiled) : IFormatUser<GateUpLaunch>
     {
         public GateUpLaunch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
         {
+            int warp = accelerator.WarpSize;
+            if (tiled)
+            {
+                var tiledKernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                    GateUpTiledKernel.Run);
+                return (gate, up, x, h, shape) => tiledKernel(QuantMatMulTiledKernel.Config(shape, warp), gate, up, x, h, shape, format);
+            }
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
                 GateUpKernel.Run);
-            int warp = accelerator.WarpSize;
             return (gate, up, x, h, shape) => kernel(QuantMatMulKernel.Config(shape, warp), gate, up, x, h, shape, format);
         }
     }

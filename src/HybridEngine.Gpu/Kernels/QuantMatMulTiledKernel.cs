@@ -98,7 +98,7 @@ public static class QuantMatMulTiledKernel
     /// shared memory (token t at t·tokenStride, part u at u·stride) with the whole group, zeros for tokens past the end,
     /// then waits at the group barrier.
     /// </summary>
-    private static void Stage(ArrayView<float> x, MatShape shape, int token0, int tokens, long offset, int values, int partSize,
+    public static void Stage(ArrayView<float> x, MatShape shape, int token0, int tokens, long offset, int values, int partSize,
         int stride, int tokenStride, ArrayView<float> shared)
     {
         for (int t = 0; t < TileTokens; t++)

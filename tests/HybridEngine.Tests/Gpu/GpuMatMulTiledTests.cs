@@ -58,6 +58,44 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
     }
 
     /// <summary>
+    /// The fused gate/up kernel for a tile of tokens (<see cref="GateUpTiledKernel"/>): h = silu(g)·u with g, u the two
+    /// products, against the double reference and the per-token <see cref="GateUpKernel"/>. Tolerance as in
+    /// <see cref="GpuExpertTests"/>: g and u are each within ε = (K + 32)·2⁻²⁴·Σ|w·x|, so h is within
+    /// 1.1·ε_g·|u| + |silu(g)|·ε_u (|silu'| ≤ 1.1) plus 2 ulps; the two kernels within twice that of each other.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Gate_up_matches_the_reference_and_the_per_token_kernel(GgmlType type)
+    {
+        var info = QuantTypes.Get(type);
+        var random = new Random(606 + (int)type);
+        using var kernels = new GpuMatMulKernels(_accelerator);
+        foreach (var (rows, tokens) in new[] { (13, 9), (7, 2) })
+        {
+            int rowLength = 2 * Math.Max(info.BlockSize, 32);
+            var shape = Packed(info, rows, rowLength, tokens);
+            byte[] gateRaw = GpuMatMulTests.RandomWeights(info, rows, rowLength, random);
+            byte[] upRaw = GpuMatMulTests.RandomWeights(info, rows, rowLength, random);
+            float[] x = GpuMatMulTests.RandomFloats(random, tokens * rowLength);
+            float[] gate = GpuMatMulTests.Dequantized(info, gateRaw, rows, rowLength), up = GpuMatMulTests.Dequantized(info, upRaw, rows, rowLength);
+            float[] tiled = RunGateUp(kernels.GateUpTiledFor(type), gateRaw, upRaw, x, shape);
+            float[] perToken = RunGateUp(kernels.GateUpPerTokenFor(type), gateRaw, upRaw, x, shape);
+            for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                var (g, gMagnitude) = Dot(gate, r * rowLength, x, t * rowLength, rowLength);
+                var (u, uMagnitude) = Dot(up, r * rowLength, x, t * rowLength, rowLength);
+                double silu = g / (1 + Math.Exp(-g)), exact = silu * u, unit = (rowLength + 32) * Math.Pow(2, -24);
+                double tolerance = 1.1 * unit * gMagnitude * Math.Abs(u) + Math.Abs(silu) * unit * uMagnitude + 2 * Math.Pow(2, -24) * Math.Abs(exact) + 1e-6;
+                string at = $"{info.Name} rows={rows} tokens={tokens} [t={t}, r={r}]";
+                Assert.True(Math.Abs(tiled[t * rows + r] - exact) <= tolerance, $"{at}: tiled {tiled[t * rows + r]} vs {exact} (tol {tolerance:g3})");
+                Assert.True(Math.Abs(tiled[t * rows + r] - perToken[t * rows + r]) <= 2 * tolerance,
+                    $"{at}: tiled {tiled[t * rows + r]} vs per-token {perToken[t * rows + r]} (tol {2 * tolerance:g3})");
+            }
+        }
+    }
+
+    /// <summary>
     /// Strided inputs and outputs, as the MLA block uses them (one head's slice of a wider row): token t's x starts at
     /// t·XStride, its y at t·YStride. Each y value is checked against the reference (tolerance above) and every float
     /// between the outputs must keep its sentinel: the kernel writes its rows and nothing else.
@@ -114,6 +152,33 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
         }
     }
 
+    private float[] RunGateUp(GpuMatMulKernels.GateUpLaunch launch, byte[] gateRaw, byte[] upRaw, float[] x, MatShape shape)
+    {
+        using var gate = _accelerator.Allocate1D(gateRaw);
+        using var up = _accelerator.Allocate1D(upRaw);
+        using var gx = _accelerator.Allocate1D(x);
+        float[] h = new float[shape.Tokens * shape.Rows];
+        Array.Fill(h, float.NaN);
+        using var gh = _accelerator.Allocate1D(h);
+        launch(gate.View, up.View, gx.View, gh.View, shape);
+        _accelerator.Synchronize();
+        gh.CopyToCPU(h);
+        return h;
+    }
+
+    /// <summary>Σ w·x over <paramref name="length"/> values in double, and Σ|w·x|.</summary>
+    private static (double Dot, double Magnitude) Dot(float[] w, int wStart, float[] x, int xStart, int length)
+    {
+        double dot = 0, magnitude = 0;
+        for (int k = 0; k < length; k++)
+        {
+            double term = (double)w[wStart + k] * x[xStart + k];
+            dot += term;
+            magnitude += Math.Abs(term);
+        }
+        return (dot, magnitude);
+    }
+
     private static MatShape Packed(QuantTypeInfo info, int rows, int rowLength, int tokens) => new()
     {
         Rows = rows, RowLength = rowLength, BlocksPerRow = rowLength / info.BlockSize, BlockSize = info.BlockSize,
@@ -145,13 +210,7 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
         public (double Exact, double Tolerance) Reference(int xStart, int row)
         {
             _weights ??= GpuMatMulTests.Dequantized(info, _raw, rows, rowLength);
-            double exact = 0, magnitude = 0;
-            for (int k = 0; k < rowLength; k++)
-            {
-                double term = (double)_weights[row * rowLength + k] * _x[xStart + k];
-                exact += term;
-                magnitude += Math.Abs(term);
-            }
+            var (exact, magnitude) = Dot(_weights, row * rowLength, _x, xStart, rowLength);
             return (exact, (rowLength + 32) * Math.Pow(2, -24) * magnitude + 1e-6);
         }
     }
