@@ -73,6 +73,7 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         return launch;
     }
 
+    /// <summary><see cref="GateUpKernel"/> whatever the token count.</summary>
     public GateUpLaunch GateUpPerTokenFor(GgmlType type)
     {
         if (!_gateUpPerToken.TryGetValue(type, out var launch))
@@ -80,6 +81,7 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         return launch;
     }
 
+    /// <summary><see cref="GateUpTiledKernel"/> whatever the token count.</summary>
     public GateUpLaunch GateUpTiledFor(GgmlType type)
     {
         if (!_gateUpTiled.TryGetValue(type, out var launch))
