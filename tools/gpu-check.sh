@@ -3,7 +3,8 @@
 #   1. builds the solution (Release),
 #   2. runs the GPU kernel tests on the CUDA accelerator (HYBRID_GPU_TESTS=cuda makes tests/HybridEngine.Tests/Gpu
 #      target the first CUDA device instead of ILGPU's CPU accelerator; no CUDA device is then a failure),
-#   3. prints quantized matrix-vector GB/s per weight type against the card's memory bandwidth, then one-token
+#   3. prints quantized matrix-vector GB/s per weight type against the card's memory bandwidth, then a 128-token
+#      prefill product per type with the per-token and the tiled matrix kernel (effective weight GB/s), then one-token
 #      attention over a full 4096-position device KV cache (GQA and absorbed MLA) in µs and GB/s (tools/GpuBench),
 #   4. synthesizes the `medium` deepseek2 model at q4_k in a temporary folder and runs `hybrid bench` (pp 128, tg 32,
 #      one run) with the plan's GPU placement and with --cpu-only, printing both lines. The first bench tunes this

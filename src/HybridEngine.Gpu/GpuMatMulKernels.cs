@@ -7,12 +7,14 @@ using ILGPU.Runtime;
 namespace HybridEngine.Gpu;
 
 /// <summary>
-/// The weight types the GPU matrix kernel supports and, per type, the kernel specialised for it (compiled on first
-/// use). Tables the formats need (the IQ4 value table) are uploaded once per accelerator.
+/// The weight types the GPU matrix kernel supports and, per type, the kernels specialised for it (compiled on first
+/// use). Tables the formats need (the IQ4 value table) are uploaded once per accelerator. A product of one token
+/// (decode) runs <see cref="QuantMatMulKernel"/>; one of <see cref="MinTiledTokens"/> or more (prefill, expert token
+/// groups) runs <see cref="QuantMatMulTiledKernel"/>, which decodes each weight once per tile of tokens.
 /// </summary>
 internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 {
-    /// <summary>Launches <see cref="QuantMatMulKernel"/> for one weight type (its launch shape follows from <paramref name="shape"/>).</summary>
+    /// <summary>Launches the matrix product for one weight type (the kernel and its launch shape follow from <paramref name="shape"/>).</summary>
     public delegate void Launch(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape);
 
     public static readonly IReadOnlyList<GgmlType> SupportedTypes =
@@ -21,11 +23,14 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.IQ1_S, GgmlType.IQ2_XXS,
     ];
 
-    /// <summary>Launches <see cref="GateUpKernel"/>: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
+    /// <summary>Launches the fused gate/up product: h = silu(gate·x) ⊙ (up·x), both matrices of one type.</summary>
     public delegate void GateUpLaunch(ArrayView<byte> gate, ArrayView<byte> up, ArrayView<float> x, ArrayView<float> h, MatShape shape);
 
-    private readonly Dictionary<GgmlType, Launch> _loaded = [];
-    private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [];
+    /// <summary>Tokens from which a product runs the tiled kernel (below, the tile's unused sums would cost more than they save).</summary>
+    public const int MinTiledTokens = 2;
+
+    private readonly Dictionary<GgmlType, Launch> _loaded = [], _perToken = [], _tiled = [];
+    private readonly Dictionary<GgmlType, GateUpLaunch> _gateUp = [], _gateUpPerToken = [], _gateUpTiled = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _iq4Values;
     private MemoryBuffer1D<ulong, Stride1D.Dense>? _iq1sGrid, _iq2xxsGrid;
     private MemoryBuffer1D<byte, Stride1D.Dense>? _ksigns;
@@ -38,23 +43,61 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     /// <summary>Kernels launched through this table so far.</summary>
     public long Launches { get; private set; }
 
+    /// <summary>
+    /// The product for <paramref name="type"/>: per-token for one token, tiled for <see cref="MinTiledTokens"/> or more.
+    /// A launch over several heads (<see cref="MatShape.Heads"/>) stays on the per-token kernel, the one that reads them.
+    /// </summary>
     public Launch For(GgmlType type)
     {
+        // Each kernel is compiled on its first launch: a decode-only run never compiles the tiled one.
         if (!_loaded.TryGetValue(type, out var launch))
-        {
-            var kernel = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
-            _loaded[type] = launch = (w, x, y, shape) => { Launches++; kernel(w, x, y, shape); };
-        }
+            _loaded[type] = launch = (w, x, y, shape) =>
+            {
+                Launches++;
+                (shape.Tokens >= MinTiledTokens && shape.Heads <= 1 ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
+            };
         return launch;
     }
 
+    /// <summary><see cref="QuantMatMulKernel"/> whatever the token count.</summary>
+    public Launch PerTokenFor(GgmlType type)
+    {
+        if (!_perToken.TryGetValue(type, out var launch)) _perToken[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+        return launch;
+    }
+
+    /// <summary><see cref="QuantMatMulTiledKernel"/> whatever the token count.</summary>
+    public Launch TiledFor(GgmlType type)
+    {
+        if (!_tiled.TryGetValue(type, out var launch)) _tiled[type] = launch = Dispatch<Launch, TiledLoader>(type, new(accelerator));
+        return launch;
+    }
+
+    /// <summary>The fused gate/up product: <see cref="GateUpKernel"/> for one token, <see cref="GateUpTiledKernel"/> for more.</summary>
     public GateUpLaunch GateUpFor(GgmlType type)
     {
         if (!_gateUp.TryGetValue(type, out var launch))
-        {
-            var kernel = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator));
-            _gateUp[type] = launch = (gate, up, x, h, shape) => { Launches++; kernel(gate, up, x, h, shape); };
-        }
+            _gateUp[type] = launch = (gate, up, x, h, shape) =>
+            {
+                Launches++;
+                (shape.Tokens >= MinTiledTokens ? GateUpTiledFor(type) : GateUpPerTokenFor(type))(gate, up, x, h, shape);
+            };
+        return launch;
+    }
+
+    /// <summary><see cref="GateUpKernel"/> whatever the token count.</summary>
+    public GateUpLaunch GateUpPerTokenFor(GgmlType type)
+    {
+        if (!_gateUpPerToken.TryGetValue(type, out var launch))
+            _gateUpPerToken[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator, tiled: false));
+        return launch;
+    }
+
+    /// <summary><see cref="GateUpTiledKernel"/> whatever the token count.</summary>
+    public GateUpLaunch GateUpTiledFor(GgmlType type)
+    {
+        if (!_gateUpTiled.TryGetValue(type, out var launch))
+            _gateUpTiled[type] = launch = Dispatch<GateUpLaunch, GateUpLoader>(type, new(accelerator, tiled: true));
         return launch;
     }
 
@@ -94,13 +137,30 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         }
     }
 
-    private readonly struct GateUpLoader(Accelerator accelerator) : IFormatUser<GateUpLaunch>
+    private readonly struct TiledLoader(Accelerator accelerator) : IFormatUser<Launch>
+    {
+        public Launch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
+        {
+            var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                QuantMatMulTiledKernel.Run);
+            int warp = accelerator.WarpSize;
+            return (w, x, y, shape) => kernel(QuantMatMulTiledKernel.Config(shape, warp), w, x, y, shape, format);
+        }
+    }
+
+    private readonly struct GateUpLoader(Accelerator accelerator, bool tiled) : IFormatUser<GateUpLaunch>
     {
         public GateUpLaunch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
         {
+            int warp = accelerator.WarpSize;
+            if (tiled)
+            {
+                var tiledKernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
+                    GateUpTiledKernel.Run);
+                return (gate, up, x, h, shape) => tiledKernel(QuantMatMulTiledKernel.Config(shape, warp), gate, up, x, h, shape, format);
+            }
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
                 GateUpKernel.Run);
-            int warp = accelerator.WarpSize;
             return (gate, up, x, h, shape) => kernel(QuantMatMulKernel.Config(shape, warp), gate, up, x, h, shape, format);
         }
     }

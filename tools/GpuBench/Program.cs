@@ -1,19 +1,27 @@
 using System.Diagnostics;
 using HybridEngine.Gpu;
+using HybridEngine.Gpu.Kernels;
 using HybridEngine.Kernels;
 using HybridEngine.Quantization;
+using ILGPU.Runtime;
 
 // Quantized matrix-vector throughput of the GPU kernels: GB/s of weight bytes read per product, against the card's
-// theoretical bandwidth; then one-token attention over a full device KV cache. Usage: GpuBench [--cpu] [--mib N] [--seconds S]
+// theoretical bandwidth; then prefill (one product of many tokens), the tiled matrix-matrix kernel against the
+// per-token one; then one-token attention over a full device KV cache.
+// Usage: GpuBench [--cpu] [--mib N] [--seconds S] [--tokens T] [--prefill-mib P]
 //   --cpu      ILGPU's CPU accelerator instead of the first CUDA device (a smoke run without a GPU)
 //   --mib N    weight bytes per matrix (default 256 MiB: far larger than any GPU's L2, so reads come from DRAM)
 //   --seconds  timing budget per type (default 1)
+//   --tokens T         prefill tokens per product (default 128)
+//   --prefill-mib P    weight bytes of the prefill matrix (default 64 MiB, larger than an H200's 50 MiB L2)
 // Each timed call includes copying the 4096-float activation in and the result out (as IComputeDevice.MatVec does),
 // so the figure is what the engine sees, slightly below the kernel's own rate.
 
 bool cpu = args.Contains("--cpu");
 long mib = Arg("--mib", cpu ? 2 : 256);
 double seconds = Arg("--seconds", 1);
+int prefillTokens = (int)Arg("--tokens", cpu ? 9 : 128);
+long prefillMib = Arg("--prefill-mib", cpu ? 1 : 64);
 
 using GpuDevice device = cpu ? GpuDevices.CreateCpuPretend() : GpuDevices.OpenFirstCuda(out string? reason)
     ?? throw new InvalidOperationException($"GpuBench needs a CUDA device: {reason}");
@@ -55,6 +63,8 @@ foreach (var type in GpuDevice.SupportedTypes)
     }
 }
 
+Prefill(prefillTokens, prefillMib);
+
 // Decode attention over a device-resident cache filled to the context: GB/s of cache rows read per call (each kv
 // head's rows are read once per query head that shares it, so GQA shows re-reads served from L2 as extra rate).
 int context = cpu ? 256 : 4096;
@@ -84,6 +94,50 @@ void Attention(string name, CausalAttention.Layout layout, int keyWidth, int val
     double perCall = clock.Elapsed.TotalSeconds / calls;
     long bytes = cache.DeviceBytes;
     Console.WriteLine($"{name,-26} {context,8} {bytes / 1048576.0,7:F1} {perCall * 1e6,9:F1} {bytes / perCall / 1e9,8:F1}");
+}
+
+// Prefill: y = W·X for `tokens` tokens in one product, timed on the device alone (buffers stay there; each call waits
+// for the kernel). "GB/s" is the effective weight rate, the matrix's bytes over the time of the whole product: the
+// tiled kernel reads each weight once per tile of 8 tokens, the per-token kernel once per token (L2 may serve repeats).
+void Prefill(int tokens, long megabytes)
+{
+    Console.WriteLine($"prefill, {tokens} tokens per product: effective weight GB/s (matrix bytes / product time)");
+    Console.WriteLine($"{"type",-8} {"rows",8} {"cols",6} {"MiB",6} {"per-token us",13} {"GB/s",8} {"tiled us",10} {"GB/s",8} {"speed-up",9}");
+    using var kernels = new GpuMatMulKernels(device.Accelerator);
+    float[] input = new float[tokens * rowLength];
+    for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 2 - 1);
+    using var gx = device.Accelerator.Allocate1D(input);
+    foreach (var type in GpuDevice.SupportedTypes)
+    {
+        var info = QuantTypes.Get(type);
+        int rows = (int)Math.Max(1, megabytes * (1L << 20) / info.RowBytes(rowLength));
+        byte[] raw = Weights(info, rows, rowLength, random);
+        using var gw = device.Accelerator.Allocate1D(raw);
+        using var gy = device.Accelerator.Allocate1D<float>((long)tokens * rows);
+        var shape = new MatShape
+        {
+            Rows = rows, RowLength = rowLength, BlocksPerRow = rowLength / info.BlockSize, BlockSize = info.BlockSize,
+            Tokens = tokens, XStride = rowLength, YStride = rows,
+        };
+        double perToken = Time(kernels.PerTokenFor(type)), tiled = Time(kernels.TiledFor(type));
+        Console.WriteLine($"{info.Name,-8} {rows,8} {rowLength,6} {raw.Length / 1048576.0,6:F1} {perToken * 1e6,13:F1} {raw.Length / perToken / 1e9,8:F1} " +
+                          $"{tiled * 1e6,10:F1} {raw.Length / tiled / 1e9,8:F1} {perToken / tiled,8:F2}x");
+
+        double Time(GpuMatMulKernels.Launch launch)
+        {
+            launch(gw.View, gx.View, gy.View, shape);   // compile and warm up
+            device.Accelerator.Synchronize();
+            int calls = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds || calls < 3)
+            {
+                launch(gw.View, gx.View, gy.View, shape);
+                device.Accelerator.Synchronize();
+                calls++;
+            }
+            return clock.Elapsed.TotalSeconds / calls;
+        }
+    }
 }
 
 long Arg(string name, long fallback)

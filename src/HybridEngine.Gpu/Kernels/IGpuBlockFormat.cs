@@ -7,6 +7,8 @@ namespace HybridEngine.Gpu.Kernels;
 /// uploaded bytes, dequantized in registers) with float activations. 256-value super-blocks split into 8 parts of 32
 /// values so that neighbouring lanes of a warp read neighbouring bytes; 32-value and 1-value blocks are one part.
 /// Implementations are value types so ILGPU specialises the matrix kernel per format; each names its CPU format.
+/// <see cref="PartDot"/> serves one token (<see cref="QuantMatMulKernel"/>), <see cref="PartDotTile"/> a tile of
+/// tokens (<see cref="QuantMatMulTiledKernel"/>); both read the same bytes and must decode the same values.
 /// </summary>
 public interface IGpuBlockFormat
 {
@@ -15,6 +17,12 @@ public interface IGpuBlockFormat
 
     /// <summary><c>Σ_j dequant(block)[part·n + j] · x[xStart + j]</c> over the n = BlockSize/Parts values of the part.</summary>
     float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart);
+
+    /// <summary>
+    /// The same part for a tile of tokens: each value <c>v_j = dequant(block)[part·n + j]</c> is decoded once (scales
+    /// applied) and handed to <see cref="TileDot.Add"/>, which adds <c>v_j · x_t[j]</c> to every token's sum.
+    /// </summary>
+    TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot);
 }
 
 /// <summary>Little-endian reads of the block fields shared by every format.</summary>

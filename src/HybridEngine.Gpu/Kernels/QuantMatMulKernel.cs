@@ -137,8 +137,12 @@ public readonly struct WarpRows
         Read1 = Row1 < rows ? Row1 : rows - 1;
     }
 
-    public static WarpRows Of(int rows) =>
-        new(Grid.IdxX * QuantMatMulKernel.RowsPerGroup + Warp.WarpIdx * QuantMatMulKernel.RowsPerWarp, rows);
+    /// <summary>The calling warp's rows when grid dimension X numbers the row groups.</summary>
+    public static WarpRows Of(int rows) => In(Grid.IdxX, rows);
+
+    /// <summary>The calling warp's rows in row group <paramref name="rowGroup"/> (of RowsPerGroup rows).</summary>
+    public static WarpRows In(int rowGroup, int rows) =>
+        new(rowGroup * QuantMatMulKernel.RowsPerGroup + Warp.WarpIdx * QuantMatMulKernel.RowsPerWarp, rows);
 }
 
 /// <summary>Sum over the lanes of one warp by shuffles (tree order: not bit-identical to a sequential sum).</summary>

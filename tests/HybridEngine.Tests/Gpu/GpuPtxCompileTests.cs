@@ -34,6 +34,27 @@ public sealed class GpuPtxCompileTests : IDisposable
         var type = typeof(IGpuBlockFormat).Assembly.GetTypes().Single(t => IsFormat(t) && t.Name == format);
         AssertCompiles(Run(typeof(QuantMatMulKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
         AssertCompiles(Run(typeof(GateUpKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
+        AssertCompiles(Run(typeof(QuantMatMulTiledKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
+        AssertCompiles(Run(typeof(GateUpTiledKernel)).MakeGenericMethod(type), explicitlyGrouped: true);
+    }
+
+    /// <summary>
+    /// The tiled kernels keep 2 rows × 8 tokens of sums per lane (twice that for gate/up) in <see cref="TileDot"/>'s
+    /// fields. Were they spilled to an addressed array (a struct ILGPU could not break into registers), every product
+    /// would go through local memory, which on a GPU is DRAM behind the L1 cache; the PTX would show <c>.local</c>.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void The_tiled_kernels_keep_their_sums_out_of_local_memory(string format)
+    {
+        var type = typeof(IGpuBlockFormat).Assembly.GetTypes().Single(t => IsFormat(t) && t.Name == format);
+        foreach (var kernel in new[] { typeof(QuantMatMulTiledKernel), typeof(GateUpTiledKernel) })
+        {
+            var method = Run(kernel).MakeGenericMethod(type);
+            var compiled = Assert.IsType<PTXCompiledKernel>(
+                _backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), default(KernelSpecialization)));
+            Assert.DoesNotContain(".local", compiled.PTXAssembly, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -9,4 +9,10 @@ public readonly struct F16Gpu : IGpuBlockFormat
 
     public float PartDot(ArrayView<byte> w, long block, int part, ArrayView<float> x, long xStart) =>
         BlockBits.Half(w, block * 2) * x[xStart];
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        dot.Add(0, BlockBits.Half(w, block * 2));
+        return dot;
+    }
 }

@@ -13,4 +13,11 @@ public readonly struct F32Gpu : IGpuBlockFormat
         uint bits = (uint)(w[at] | (w[at + 1] << 8) | (w[at + 2] << 16) | (w[at + 3] << 24));
         return Interop.IntAsFloat(bits) * x[xStart];
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 4;
+        dot.Add(0, Interop.IntAsFloat((uint)(w[at] | (w[at + 1] << 8) | (w[at + 2] << 16) | (w[at + 3] << 24))));
+        return dot;
+    }
 }

@@ -36,4 +36,24 @@ public readonly struct IQ1_SGpu(ArrayView<ulong> grid) : IGpuBlockFormat
         }
         return BlockBits.Half(w, at) * (2 * ((h >> 12) & 7) + 1) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 50;
+        long qs = at + 2 + 4 * part;
+        int h = BlockBits.U16(w, at + 34 + 2 * part);
+        float delta = (h & 0x8000) != 0 ? -Delta : Delta;
+        float scale = BlockBits.Half(w, at) * (2 * ((h >> 12) & 7) + 1);
+        for (int l = 0; l < 4; l++)
+        {
+            ulong entry = _grid[w[qs + l] | (((h >> (3 * l)) & 7) << 8)];
+            for (int j = 0; j < 8; j++)
+            {
+                int v = (int)((entry >> (8 * j)) & 0xFF);
+                v -= (v & 0x80) << 1;   // sign-extended by integer arithmetic, as in PartDot
+                dot.Add(8 * l + j, scale * (v + delta));
+            }
+        }
+        return dot;
+    }
 }

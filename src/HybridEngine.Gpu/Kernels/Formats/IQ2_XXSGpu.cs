@@ -33,4 +33,23 @@ public readonly struct IQ2_XXSGpu(ArrayView<ulong> grid, ArrayView<byte> signs) 
         }
         return BlockBits.Half(w, at) * (0.5f + (a1 >> 28)) * 0.25f * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 66;
+        long q = at + 2 + 8 * part;
+        uint a1 = (uint)(w[q + 4] | (w[q + 5] << 8) | (w[q + 6] << 16) | (w[q + 7] << 24));
+        float scale = BlockBits.Half(w, at) * (0.5f + (a1 >> 28)) * 0.25f;
+        for (int l = 0; l < 4; l++)
+        {
+            ulong entry = _grid[(int)w[q + l]];
+            int sign = _signs[(int)((a1 >> (7 * l)) & 127)];
+            for (int j = 0; j < 8; j++)
+            {
+                float v = scale * (int)((entry >> (8 * j)) & 0xFF);
+                dot.Add(8 * l + j, (sign & (1 << j)) != 0 ? -v : v);
+            }
+        }
+        return dot;
+    }
 }

@@ -24,4 +24,17 @@ public readonly struct IQ4_NLGpu(ArrayView<int> values) : IGpuBlockFormat
         }
         return BlockBits.Half(w, at) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 18;
+        float d = BlockBits.Half(w, at);
+        for (int j = 0; j < 16; j++)
+        {
+            int q = w[at + 2 + j];
+            dot.Add(j, d * _values[q & 15]);
+            dot.Add(j + 16, d * _values[q >> 4]);
+        }
+        return dot;
+    }
 }

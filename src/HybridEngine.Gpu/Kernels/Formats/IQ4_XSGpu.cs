@@ -26,4 +26,19 @@ public readonly struct IQ4_XSGpu(ArrayView<int> values) : IGpuBlockFormat
         }
         return BlockBits.Half(w, at) * (ls - 32) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 136;
+        int ls = ((w[at + 4 + part / 2] >> (4 * (part % 2))) & 15) | (((BlockBits.U16(w, at + 2) >> (2 * part)) & 3) << 4);
+        long qs = at + 8 + 16 * part;
+        float dl = BlockBits.Half(w, at) * (ls - 32);
+        for (int j = 0; j < 16; j++)
+        {
+            int q = w[qs + j];
+            dot.Add(j, dl * _values[q & 15]);
+            dot.Add(j + 16, dl * _values[q >> 4]);
+        }
+        return dot;
+    }
 }

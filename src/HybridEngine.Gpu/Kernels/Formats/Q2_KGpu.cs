@@ -28,4 +28,20 @@ public readonly struct Q2_KGpu : IGpuBlockFormat
         float d = BlockBits.Half(w, at + 80), dmin = BlockBits.Half(w, at + 82);
         return d * ((sc0 & 15) * q0 + (sc1 & 15) * q1) - dmin * ((sc0 >> 4) * x0 + (sc1 >> 4) * x1);
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 84;
+        long qs = at + 16 + 32 * (part >> 2);
+        int shift = 2 * (part & 3);
+        int sc0 = w[at + 2 * part], sc1 = w[at + 2 * part + 1];
+        float d = BlockBits.Half(w, at + 80), dmin = BlockBits.Half(w, at + 82);
+        float scale0 = d * (sc0 & 15), min0 = dmin * (sc0 >> 4), scale1 = d * (sc1 & 15), min1 = dmin * (sc1 >> 4);
+        for (int l = 0; l < 16; l++)
+        {
+            dot.Add(l, scale0 * ((w[qs + l] >> shift) & 3) - min0);
+            dot.Add(l + 16, scale1 * ((w[qs + l + 16] >> shift) & 3) - min1);
+        }
+        return dot;
+    }
 }

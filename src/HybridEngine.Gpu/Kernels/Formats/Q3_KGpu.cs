@@ -27,6 +27,21 @@ public readonly struct Q3_KGpu : IGpuBlockFormat
         return BlockBits.Half(w, at + 108) * (Scale(w, scales, 2 * part) * s0 + Scale(w, scales, 2 * part + 1) * s1);
     }
 
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 110;
+        long hmask = at, qs = at + 32 + 32 * (part >> 2), scales = at + 96;
+        int shift = 2 * (part & 3), bit = 1 << part;
+        float d = BlockBits.Half(w, at + 108);
+        float scale0 = d * Scale(w, scales, 2 * part), scale1 = d * Scale(w, scales, 2 * part + 1);
+        for (int l = 0; l < 16; l++)
+        {
+            dot.Add(l, scale0 * (((w[qs + l] >> shift) & 3) - ((w[hmask + l] & bit) != 0 ? 0 : 4)));
+            dot.Add(l + 16, scale1 * (((w[qs + l + 16] >> shift) & 3) - ((w[hmask + l + 16] & bit) != 0 ? 0 : 4)));
+        }
+        return dot;
+    }
+
     private static int Scale(ArrayView<byte> w, long s, int i)
     {
         int low = i < 8 ? w[s + i] & 15 : w[s + i - 8] >> 4;

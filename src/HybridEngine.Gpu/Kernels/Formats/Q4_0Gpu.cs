@@ -18,4 +18,17 @@ public readonly struct Q4_0Gpu : IGpuBlockFormat
         }
         return BlockBits.Half(w, at) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 18;
+        float d = BlockBits.Half(w, at);
+        for (int j = 0; j < 16; j++)
+        {
+            int q = w[at + 2 + j];
+            dot.Add(j, d * ((q & 15) - 8));
+            dot.Add(j + 16, d * ((q >> 4) - 8));
+        }
+        return dot;
+    }
 }

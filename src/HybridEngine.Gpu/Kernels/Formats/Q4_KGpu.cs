@@ -37,6 +37,23 @@ public readonly struct Q4_KGpu : IGpuBlockFormat
         return BlockBits.Half(w, at) * ScaleK4(w, at + 4, sub) * qx - BlockBits.Half(w, at + 2) * MinK4(w, at + 4, sub) * xs;
     }
 
+    /// <summary>The part of <see cref="PartDot"/>, each value decoded to <c>d·sc·q − dmin·m</c> once for the tile.</summary>
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 144;
+        int sub = part >> 1;
+        long word = (at + 16 + 32 * (sub >> 1) + 16 * (part & 1)) >> 2;
+        int shift = 4 * (sub & 1);
+        var words = w.Cast<uint>();
+        float scale = BlockBits.Half(w, at) * ScaleK4(w, at + 4, sub), min = BlockBits.Half(w, at + 2) * MinK4(w, at + 4, sub);
+        for (int k = 0; k < 4; k++)
+        {
+            uint bits = words[word + k] >> shift;
+            for (int j = 0; j < 4; j++) dot.Add(4 * k + j, scale * (int)((bits >> (8 * j)) & 15) - min);
+        }
+        return dot;
+    }
+
     /// <summary>The 6-bit scale of sub-block j from the packed 12 bytes shared by Q4_K and Q5_K.</summary>
     public static int ScaleK4(ArrayView<byte> w, long s, int j) =>
         j < 4 ? w[s + j] & 63 : (w[s + j + 4] & 15) | ((w[s + j - 4] >> 6) << 4);

@@ -24,4 +24,18 @@ public readonly struct Q5_0Gpu : IGpuBlockFormat
         }
         return BlockBits.Half(w, at) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 22;
+        uint qh = (uint)(w[at + 2] | (w[at + 3] << 8) | (w[at + 4] << 16) | (w[at + 5] << 24));
+        float d = BlockBits.Half(w, at);
+        for (int j = 0; j < 16; j++)
+        {
+            int q = w[at + 6 + j];
+            dot.Add(j, d * (((q & 15) | (int)(((qh >> j) & 1) << 4)) - 16));
+            dot.Add(j + 16, d * (((q >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16));
+        }
+        return dot;
+    }
 }

@@ -27,4 +27,16 @@ public readonly struct Q5_KGpu : IGpuBlockFormat
         return BlockBits.Half(w, at) * Q4_KGpu.ScaleK4(w, at + 4, part) * qx
              - BlockBits.Half(w, at + 2) * Q4_KGpu.MinK4(w, at + 4, part) * xs;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 176;
+        long qh = at + 16, qs = at + 48 + 32 * (part >> 1);
+        int shift = 4 * (part & 1);
+        float scale = BlockBits.Half(w, at) * Q4_KGpu.ScaleK4(w, at + 4, part);
+        float min = BlockBits.Half(w, at + 2) * Q4_KGpu.MinK4(w, at + 4, part);
+        for (int l = 0; l < 32; l++)
+            dot.Add(l, scale * (((w[qs + l] >> shift) & 15) | (((w[qh + l] >> part) & 1) << 4)) - min);
+        return dot;
+    }
 }

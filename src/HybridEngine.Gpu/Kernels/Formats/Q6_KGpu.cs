@@ -30,4 +30,20 @@ public readonly struct Q6_KGpu : IGpuBlockFormat
         }
         return BlockBits.Half(w, at + 208) * (BlockBits.I8(w, sc) * s0 + BlockBits.I8(w, sc + 1) * s1);
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 210;
+        int n = part >> 2, r = part & 3;
+        long ql = at + 64 * n + 32 * (r & 1), qh = at + 128 + 32 * n, sc = at + 192 + 8 * n + 2 * r;
+        int shift = 4 * (r >> 1), hshift = 2 * r;
+        float d = BlockBits.Half(w, at + 208);
+        float scale0 = d * BlockBits.I8(w, sc), scale1 = d * BlockBits.I8(w, sc + 1);
+        for (int l = 0; l < 16; l++)
+        {
+            dot.Add(l, scale0 * ((((w[ql + l] >> shift) & 15) | (((w[qh + l] >> hshift) & 3) << 4)) - 32));
+            dot.Add(l + 16, scale1 * ((((w[ql + l + 16] >> shift) & 15) | (((w[qh + l + 16] >> hshift) & 3) << 4)) - 32));
+        }
+        return dot;
+    }
 }

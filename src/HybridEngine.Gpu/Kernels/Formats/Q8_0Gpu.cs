@@ -18,4 +18,13 @@ public readonly struct Q8_0Gpu : IGpuBlockFormat
         for (int j = 0; j < 8; j++) sum += BlockBits.I8(w, q + j) * x[xStart + j];
         return BlockBits.Half(w, at) * sum;
     }
+
+    public TileDot PartDotTile(ArrayView<byte> w, long block, int part, TileDot dot)
+    {
+        long at = block * 34;
+        long q = at + 2 + 8 * part;
+        float d = BlockBits.Half(w, at);
+        for (int j = 0; j < 8; j++) dot.Add(j, d * BlockBits.I8(w, q + j));
+        return dot;
+    }
 }
