@@ -45,7 +45,6 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
 
     /// <summary>
     /// The product for <paramref name="type"/>: per-token for one token, tiled for <see cref="MinTiledTokens"/> or more.
-    /// A launch over several heads (<see cref="MatShape.Heads"/>) stays on the per-token kernel, the one that reads them.
     /// </summary>
     public Launch For(GgmlType type)
     {
@@ -54,7 +53,7 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
             _loaded[type] = launch = (w, x, y, shape) =>
             {
                 Launches++;
-                (shape.Tokens >= MinTiledTokens && shape.Heads <= 1 ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
+                (shape.Tokens >= MinTiledTokens ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
             };
         return launch;
     }

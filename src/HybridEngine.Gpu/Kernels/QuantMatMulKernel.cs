@@ -18,8 +18,8 @@ public struct MatShape
     public int YStride;
     /// <summary>
     /// Matrices stacked head after head in w (head h's rows start at block h·Rows·BlocksPerRow), each applied to its own
-    /// slice of every token: one launch for all heads. 0 or 1: one matrix, exactly the plain product. Only
-    /// <see cref="QuantMatMulKernel"/> reads the head fields: a launch with Heads &gt; 1 must go to it.
+    /// slice of every token: one launch for all heads (both the per-token and the tiled kernel). 0 or 1: one matrix,
+    /// exactly the plain product.
     /// </summary>
     public int Heads;
     /// <summary>Distance between consecutive heads' inputs within a token's x (unused with one head).</summary>

@@ -13,7 +13,7 @@ namespace HybridEngine.Gpu.Kernels;
 /// CPU reference: <c>Kernels/MatMul.Run</c> (or dequantize-then-dot, which the tests use).
 /// </summary>
 /// <remarks>
-/// Launch (<see cref="Config"/>): grid = (⌈Tokens / TileTokens⌉, ⌈Rows / RowsPerGroup⌉), a group of
+/// Launch (<see cref="Config"/>): grid = (⌈Tokens / TileTokens⌉, ⌈Rows / RowsPerGroup⌉, Heads), a group of
 /// <see cref="QuantMatMulKernel.WarpsPerGroup"/> warps per (token tile, 8 rows), each warp owning two rows as in the
 /// per-token kernel. Token tiles are grid dimension X, the fastest-varying, so the groups in flight at one time share a
 /// few row groups: a weight row comes from DRAM once and the other tiles that need it find it in L2, while x (a few MiB
@@ -27,7 +27,8 @@ namespace HybridEngine.Gpu.Kernels;
 /// the last tile read as zeros and their sums are not written; rows past the end repeat a valid row (<see cref="WarpRows"/>).
 /// Each lane holds 2 rows × 8 tokens of sums; the warp reduces them by shuffle and lane 0 writes the tile.
 /// </para>
-/// Inputs and outputs may be strided (<see cref="MatShape.XStride"/>, <see cref="MatShape.YStride"/>) as in the per-token kernel.
+/// Inputs and outputs may be strided (<see cref="MatShape.XStride"/>, <see cref="MatShape.YStride"/>) and heads stacked
+/// (<see cref="MatShape.Heads"/>) as in the per-token kernel.
 /// </remarks>
 public static class QuantMatMulTiledKernel
 {
@@ -49,8 +50,8 @@ public static class QuantMatMulTiledKernel
 
     /// <summary>The launch for <paramref name="shape"/> on a device with warps of <paramref name="warpSize"/> lanes.</summary>
     public static KernelConfig Config(in MatShape shape, int warpSize) =>
-        new(new Index2D((shape.Tokens + TileTokens - 1) / TileTokens, (shape.Rows + QuantMatMulKernel.RowsPerGroup - 1) / QuantMatMulKernel.RowsPerGroup),
-            new Index2D(QuantMatMulKernel.WarpsPerGroup * warpSize, 1));
+        new(new Index3D((shape.Tokens + TileTokens - 1) / TileTokens, (shape.Rows + QuantMatMulKernel.RowsPerGroup - 1) / QuantMatMulKernel.RowsPerGroup,
+            Math.Max(shape.Heads, 1)), new Index3D(QuantMatMulKernel.WarpsPerGroup * warpSize, 1, 1));
 
     public static void Run<TFormat>(ArrayView<byte> w, ArrayView<float> x, ArrayView<float> y, MatShape shape, TFormat format)
         where TFormat : struct, IGpuBlockFormat
@@ -60,6 +61,10 @@ public static class QuantMatMulTiledKernel
         int tokens = XMath.Min(TileTokens, shape.Tokens - token0);
         int lane = Warp.LaneIdx;
         var rows = WarpRows.In(Grid.IdxY, shape.Rows);
+        // Stacked heads (MatShape.Heads > 1): head h's matrix is rows h·Rows .. of the stack, its x and y offset by h.
+        int head = Grid.IdxZ;
+        long read0 = (long)head * shape.Rows + rows.Read0, read1 = (long)head * shape.Rows + rows.Read1;
+        long xHead = (long)head * shape.XHeadStride, yHead = (long)head * shape.YHeadStride;
         int parts = format.Parts;
         int partSize = shape.BlockSize / parts;
         int stride = QuantMatMulKernel.SharedStride(partSize);
@@ -70,9 +75,9 @@ public static class QuantMatMulTiledKernel
         for (int chunkBlock = 0; chunkBlock < shape.BlocksPerRow; chunkBlock += blocksPerChunk)
         {
             int blocks = XMath.Min(blocksPerChunk, shape.BlocksPerRow - chunkBlock);
-            Stage(x, shape, token0, tokens, (long)chunkBlock * shape.BlockSize, blocks * shape.BlockSize, partSize, stride, tokenStride, shared);
+            Stage(x, shape, token0, tokens, xHead + (long)chunkBlock * shape.BlockSize, blocks * shape.BlockSize, partSize, stride, tokenStride, shared);
             int units = blocks * parts;
-            long block0 = (long)rows.Read0 * shape.BlocksPerRow + chunkBlock, block1 = (long)rows.Read1 * shape.BlocksPerRow + chunkBlock;
+            long block0 = read0 * shape.BlocksPerRow + chunkBlock, block1 = read1 * shape.BlocksPerRow + chunkBlock;
             for (int u = lane; u < units; u += Warp.WarpSize)
             {
                 int b = u / parts, part = u - b * parts;
@@ -87,7 +92,7 @@ public static class QuantMatMulTiledKernel
         if (lane != 0) return;
         for (int t = 0; t < tokens; t++)
         {
-            long yRow = (long)(token0 + t) * shape.YStride;
+            long yRow = (long)(token0 + t) * shape.YStride + yHead;
             if (rows.Row0 < shape.Rows) y[yRow + rows.Row0] = dot0.Sum(t);
             if (rows.Row1 < shape.Rows) y[yRow + rows.Row1] = dot1.Sum(t);
         }
