@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HybridEngine.IO;
 using HybridEngine.Kernels;
 
@@ -40,13 +41,16 @@ public sealed unsafe partial class ExpertCache
 
     private void ReadLoop()
     {
+        // Each reader is one of the emulated disk's channels (see ReadPacing).
+        var pacing = Options.DiskGBps is { } cap ? new ReadPacing(cap * 1e9, _readers.Length) : null;
         while (_queue.Take(out var entry, out int piece))
         {
             Counters.ReadStarted();
             try
             {
+                long started = Stopwatch.GetTimestamp();
                 // A piece of an expert whose earlier piece failed is skipped: the entry already carries the error.
-                if (entry.Error is null) Read(entry, piece);
+                if (entry.Error is null) pacing?.Finish(started, Read(entry, piece));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
             {
@@ -73,8 +77,8 @@ public sealed unsafe partial class ExpertCache
 
     // Piece number `piece` of the entry: one block-sized read into its buffer, slab after slab. A short read is
     // continued until the expert's own bytes are in (the aligned tail past them may lie beyond the end of the file);
-    // ending before them means the file was cut short.
-    private void Read(Entry entry, int piece)
+    // ending before them means the file was cut short. Returns the bytes read.
+    private int Read(Entry entry, int piece)
     {
         long at = 0;
         foreach (var slab in entry.Slabs)
@@ -96,7 +100,7 @@ public sealed unsafe partial class ExpertCache
                 Counters.AddBytes(n);
                 got += n;
             }
-            return;
+            return got;
         }
         throw new ArgumentOutOfRangeException(nameof(piece));
     }
