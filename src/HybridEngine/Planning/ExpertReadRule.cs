@@ -4,12 +4,16 @@ using HybridEngine.IO;
 namespace HybridEngine.Planning;
 
 /// <summary>A direct-I/O point as the expert reader uses it.</summary>
-/// <param name="GBps">The point's measured bandwidth (10⁹ B/s; 0 when not measured), capped by a --disk-gbps limit.</param>
+/// <param name="GBps">The point's measured bandwidth (10⁹ B/s; 0 when not measured).</param>
 /// <param name="Fill">Share of that bandwidth an expert read alone reaches (<see cref="ExpertReadRule.Fill"/>).</param>
-public readonly record struct ExpertReadPoint(int BlockBytes, int QueueDepth, double GBps, double Fill)
+/// <param name="CapGBps">A --disk-gbps cap on every rate, or null.</param>
+public readonly record struct ExpertReadPoint(int BlockBytes, int QueueDepth, double GBps, double Fill, double? CapGBps = null)
 {
-    /// <summary>Bandwidth of an expert read alone: <see cref="GBps"/> × <see cref="Fill"/>.</summary>
-    public double DemandGBps => GBps * Fill;
+    /// <summary>Bandwidth with several experts queued: min(<see cref="GBps"/>, cap).</summary>
+    public double FullGBps => Math.Min(GBps, CapGBps ?? double.PositiveInfinity);
+
+    /// <summary>Bandwidth of an expert read alone: min(<see cref="GBps"/> × <see cref="Fill"/>, cap).</summary>
+    public double DemandGBps => Math.Min(GBps * Fill, CapGBps ?? double.PositiveInfinity);
 }
 
 /// <summary>
@@ -29,7 +33,8 @@ public readonly record struct ExpertReadPoint(int BlockBytes, int QueueDepth, do
 /// once, which keeps every reader busy: the point with the best bandwidth wins. Without prefetch each missing expert
 /// is read alone: the point with the best <see cref="ExpertReadPoint.DemandGBps"/> wins. Either way, points within
 /// <see cref="Tolerance"/> of the best count as equal and the one with the fewest reads in flight wins, then the faster.
-/// A --disk-gbps cap X turns every point's bandwidth into min(GBps, X) before the choice.
+/// A --disk-gbps cap X bounds the rates before the choice: min(GBps, X) and min(GBps · fill, X), since the reader's
+/// pacing is one budget of X for all readers (an expert read alone in several pieces then still moves at X).
 /// </para>
 /// </summary>
 public static class ExpertReadRule
@@ -77,8 +82,7 @@ public static class ExpertReadRule
     public static ExpertReadPoint Choose(IReadOnlyList<DiskPoint> points, int tunedBlock, int tunedDepth,
         IReadOnlyList<IReadOnlyList<long>> experts, bool demand, double? capGBps = null)
     {
-        double Capped(double gbps) => capGBps is { } cap ? Math.Min(gbps, cap) : gbps;
-        ExpertReadPoint Point(int block, int depth, double gbps) => new(block, depth, Capped(gbps), Fill(experts, block, depth));
+        ExpertReadPoint Point(int block, int depth, double gbps) => new(block, depth, gbps, Fill(experts, block, depth), capGBps);
         long largest = experts.SelectMany(e => e).DefaultIfEmpty(0).Max();
         double tunedGBps = points.Where(p => p.BlockBytes == tunedBlock && p.QueueDepth == tunedDepth).Select(p => p.GBps).DefaultIfEmpty(0).Max();
         var tuned = Point(tunedBlock, tunedDepth, tunedGBps);
@@ -87,7 +91,7 @@ public static class ExpertReadRule
         var fitting = points.Where(p => p.BlockBytes <= largest && p.GBps > 0).Select(p => Point(p.BlockBytes, p.QueueDepth, p.GBps)).ToList();
         if (fitting.Count == 0) return tuned;
         // Ranked by the bandwidth that counts in the mode: the shared tie rule works on DiskPoints carrying that figure.
-        double Rate(ExpertReadPoint p) => demand ? p.DemandGBps : p.GBps;
+        double Rate(ExpertReadPoint p) => demand ? p.DemandGBps : p.FullGBps;
         var ranked = fitting.Select(p => new DiskPoint(p.BlockBytes, p.QueueDepth, Rate(p))).ToList();
         var pick = DiskPoint.ShallowestAsGood(ranked, 1 - Tolerance).MaxBy(p => p.GBps)!;
         return fitting.First(p => p.BlockBytes == pick.BlockBytes && p.QueueDepth == pick.QueueDepth);

@@ -213,7 +213,7 @@ public static class Planner
         if (streams) notes.Add(Invariant($"{(options.Prefetch ? PrefetchOverlapShare : DemandOverlapShare):P0} of the disk time is counted as overlapped with compute (the share the runtime was measured to reach)"));
         if (streams && options.DiskGBps is { } cap) notes.Add(Invariant($"disk reads are capped at {cap:0.###} GB/s (--disk-gbps)"));
         if (streams && demandPoint is { } d)
-            notes.Add(Invariant($"without prefetch each missing expert is read alone: {ByteSize.Format(d.BlockBytes)} blocks × {d.QueueDepth} reads in flight reach {d.Fill:P0} of that point's {diskGBps / d.Fill:F2} GB/s, {diskGBps:F2} GB/s"));
+            notes.Add(Invariant($"without prefetch each missing expert is read alone: {ByteSize.Format(d.BlockBytes)} blocks × {d.QueueDepth} reads in flight reach {d.Fill:P0} of that point's rate{(options.DiskGBps is null ? "" : ", within the cap")}: {diskGBps:F2} GB/s"));
 
         long ioBuffers = streams ? io : 0;
         var reserve = new MemoryReserve(ramKv, activations, RuntimeOverheadBytes, ioBuffers, gpuUsed > 0 ? gpuScratch : 0, gpuKv);
@@ -245,7 +245,7 @@ public static class Planner
     /// readers reach the profile's tuned rate; without it each missing expert is read alone, at the rate of the point
     /// <see cref="ExpertReadRule"/> picks (the point's bandwidth × its fill; the tuned rate when the point was not
     /// measured), which the runtime's reader picks too. Slabs are taken as starting on an I/O alignment boundary (the
-    /// file's data offset is not known here). A --disk-gbps cap bounds every bandwidth.
+    /// file's data offset is not known here). A --disk-gbps cap bounds either rate (the reader paces all its threads to it).
     /// </summary>
     internal static double DiskGBps(PlannerHardware hardware, PlanOptions options, IEnumerable<ExpertUnit> streamed, out ExpertReadPoint? demandPoint)
     {
@@ -255,7 +255,7 @@ public static class Planner
         var experts = streamed.Select(u => (IReadOnlyList<long>)u.Slabs.Select(s => ExpertReadRule.AlignedSpan(0, s.Bytes)).ToArray()).ToList();
         var point = ExpertReadRule.Choose(hardware.DiskPoints, hardware.IoBlockBytes, hardware.IoQueueDepth, experts, demand: true, options.DiskGBps);
         demandPoint = point;
-        return (point.GBps > 0 ? point.GBps : full) * point.Fill;
+        return point.GBps > 0 ? point.DemandGBps : Math.Min(hardware.DiskReadGBps * point.Fill, full);
     }
 
     /// <summary>An expert with its request probability per token.</summary>

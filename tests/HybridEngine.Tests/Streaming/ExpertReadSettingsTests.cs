@@ -96,8 +96,12 @@ public sealed class ExpertReadSettingsTests
     [Fact]
     public void ACapBoundsEveryPointBeforeTheChoice()
     {
-        // At 0.5 GB/s every point is as fast as any other, so for a lone expert the depth-1 point (fill 1) wins.
+        // At 0.5 GB/s a lone expert moves at the cap at every point but 1 MiB × 16 (0.97 × 0.31): the fewest reads in flight win.
         var s = ExpertReadRule.Choose(Measured, 4194304, 1, V2Lite, demand: true, capGBps: 0.5);
-        Assert.Equal((1, 0.5, 1.0), (s.QueueDepth, s.GBps, s.Fill));
+        Assert.Equal((1, 0.5), (s.QueueDepth, s.DemandGBps));
+        // The pacing is one budget for all readers: a lone expert's fill no longer matters below the cap.
+        var deep = ExpertReadRule.Choose([new(262144, 4, 1.14)], 4194304, 1, V2Lite, demand: true, capGBps: 0.5);
+        Assert.Equal((0.5, 0.5), (deep.DemandGBps, deep.FullGBps));
+        Assert.Equal(1.14 * deep.Fill, ExpertReadRule.Choose([new(262144, 4, 1.14)], 4194304, 1, V2Lite, demand: true).DemandGBps, 12);
     }
 }

@@ -41,8 +41,6 @@ public sealed unsafe partial class ExpertCache
 
     private void ReadLoop()
     {
-        // Each reader is one of the emulated disk's channels (see ReadPacing).
-        var pacing = Options.DiskGBps is { } cap ? new ReadPacing(cap * 1e9, _readers.Length) : null;
         while (_queue.Take(out var entry, out int piece))
         {
             Counters.ReadStarted();
@@ -50,7 +48,7 @@ public sealed unsafe partial class ExpertCache
             {
                 long started = Stopwatch.GetTimestamp();
                 // A piece of an expert whose earlier piece failed is skipped: the entry already carries the error.
-                if (entry.Error is null) pacing?.Finish(started, Read(entry, piece));
+                if (entry.Error is null) Pace(started, Read(entry, piece));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
             {
@@ -73,6 +71,21 @@ public sealed unsafe partial class ExpertCache
                 }
             }
         }
+    }
+
+    // One bucket for all readers (--disk-gbps), made by the first read that needs it.
+    private ReadPacing? _pacing;
+
+    private void Pace(long started, int bytes)
+    {
+        if (Options.DiskGBps is not { } cap) return;
+        var pacing = _pacing;
+        if (pacing is null)
+        {
+            Interlocked.CompareExchange(ref _pacing, new ReadPacing(cap * 1e9), null);
+            pacing = _pacing;
+        }
+        pacing.Finish(started, bytes);
     }
 
     // Piece number `piece` of the entry: one block-sized read into its buffer, slab after slab. A short read is

@@ -8,7 +8,7 @@ namespace HybridEngine.Runtime.Streaming;
 /// <see cref="ExpertReadRule"/> (the rule the planner's disk time uses too): with prefetch the fastest point whose
 /// block fits in a slab, without it the point at which an expert read alone is fastest.
 /// </summary>
-/// <param name="GBps">The chosen point's bandwidth, 10⁹ B/s (0 when not measured), capped by --disk-gbps.</param>
+/// <param name="GBps">The chosen point's measured bandwidth, 10⁹ B/s (0 when not measured).</param>
 /// <param name="Fill">Share of <paramref name="GBps"/> an expert read alone reaches (<see cref="ExpertReadRule.Fill"/>).</param>
 public readonly record struct ExpertReadSettings(int BlockBytes, int QueueDepth, double GBps, double Fill = 1)
 {

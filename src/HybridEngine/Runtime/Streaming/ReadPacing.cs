@@ -4,24 +4,30 @@ namespace HybridEngine.Runtime.Streaming;
 
 /// <summary>
 /// Makes the expert reader behave like a disk of at most <c>bytesPerSecond</c> (--disk-gbps), the way a RAM budget
-/// makes the machine behave like a smaller one.
+/// makes the machine behave like a smaller one: a token bucket the reader threads share, holding no tokens in reserve.
 /// <para>
-/// The emulated disk has one channel per reader thread, each of bytesPerSecond ÷ readers: a read of s bytes is not
-/// done before s · readers ÷ bytesPerSecond has passed since it started; a reader that got its bytes sooner sleeps out
-/// the rest (no busy wait). All readers busy together then move at most bytesPerSecond, and an expert read alone in
-/// fewer pieces than readers moves slower, as the measured disk does: the rule the planner's demand rate follows
-/// (<see cref="Planning.ExpertReadRule"/>). The pacing is per read, so nothing is shared between the readers, and a
-/// read that itself took longer than its share adds no wait.
+/// Each read, once its bytes are in, takes the next slot of bytes ÷ bytesPerSecond on one shared clock, starting no
+/// earlier than the read itself began, and its reader sleeps until the slot ends (no busy wait). Reads therefore end
+/// at most bytesPerSecond apart in bytes, whatever the number of readers; an idle spell earns no burst; an expert read
+/// alone in several pieces takes its bytes ÷ bytesPerSecond, as on a disk that slow. A read that itself took longer
+/// than its slot (the disk slower than the cap) adds no wait, and a reader woken late delays no other read's slot.
 /// </para>
 /// </summary>
-internal sealed class ReadPacing(double bytesPerSecond, int readers)
+internal sealed class ReadPacing(double bytesPerSecond)
 {
-    private readonly double _ticksPerByte = Math.Max(1, readers) * Stopwatch.Frequency / bytesPerSecond;
+    private readonly double _ticksPerByte = Stopwatch.Frequency / bytesPerSecond;
+    private readonly object _gate = new();
+    private long _next;
 
-    /// <summary>Returns once the read of <paramref name="bytes"/> that began at <paramref name="startTimestamp"/> has lasted its share.</summary>
+    /// <summary>Returns once the read of <paramref name="bytes"/> that began at <paramref name="startTimestamp"/> may count as done.</summary>
     public void Finish(long startTimestamp, int bytes)
     {
-        long due = startTimestamp + (long)(bytes * _ticksPerByte);
+        long due;
+        lock (_gate)
+        {
+            _next = Math.Max(_next, startTimestamp) + (long)(bytes * _ticksPerByte);
+            due = _next;
+        }
         long left = due - Stopwatch.GetTimestamp();
         // Whole milliseconds, rounded up: the wait ends at most a timer tick late, never early.
         if (left > 0) Thread.Sleep((int)Math.Ceiling(left * 1000.0 / Stopwatch.Frequency));
