@@ -66,4 +66,26 @@ public sealed class DecodeSpeedPredictionTests(StreamingFixture f, ITestOutputHe
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prefetch {!noPrefetch}: measured {measured:F2} tok/s, predicted {predicted:F2} tok/s, ratio {measured / predicted:F3}"));
         Assert.InRange(measured / predicted, 1 - Tolerance, 1 + Tolerance);
     }
+
+    [Fact]
+    public void PlanPredictsTheModeAndCapItIsGiven()
+    {
+        string budget = StreamingFixture.BudgetFor(f.Small, 64, ExpertShare).ToString(CultureInfo.InvariantCulture);
+        string[] plan = ["plan", "-m", f.Small, "--json", "--profile", f.ProfilePath, "--ram-budget", budget, "-c", "64"];
+        var free = f.Run(plan);
+        var capped = f.Run([.. plan, "--disk-gbps", "0.05", "--no-prefetch"]);
+        Assert.True(free.Code == 0 && capped.Code == 0, free.Err + capped.Err);
+        var a = StreamingFixture.Json(free.Out);
+        var b = StreamingFixture.Json(capped.Out);
+        Assert.True(a.GetProperty("options").GetProperty("prefetch").GetBoolean());
+        Assert.False(a.GetProperty("options").TryGetProperty("diskGBps", out _)); // plans without a cap read as before
+        Assert.False(b.GetProperty("options").GetProperty("prefetch").GetBoolean());
+        Assert.Equal(0.05, b.GetProperty("options").GetProperty("diskGBps").GetDouble());
+        var pb = b.GetProperty("prediction");
+        Assert.Equal(pb.GetProperty("diskBytesPerToken").GetDouble() / 0.05e9, pb.GetProperty("diskSeconds").GetDouble(), 9);
+
+        var bad = f.Run([.. plan, "--disk-gbps", "fast"]);
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--disk-gbps 'fast'", bad.Err);
+    }
 }
