@@ -10,12 +10,19 @@ namespace HybridEngine.Tests.Streaming;
 /// <c>run --stats</c> measures stays within 20 % of what <c>hybrid plan</c> predicted for the same options.
 /// <para>
 /// Why the timing holds on a loaded 2-core CI box: the cap is low enough that the paced reads are at least 80 % of the
-/// predicted token time (checked on the plan, as a control), and a paced read lasts its share of the cap however busy
-/// the machine is; the compute the plan counts on a synthetic profile is a few percent of a token and mostly hides
-/// behind the reads. What makes it fail: a planner that ignores the cap (it would predict the profile's 1.5 GB/s, ~30×
-/// too fast), the prefetch mode (wrong guesses add 15 % of the bytes with prefetch; without it the expert's 3 pieces
-/// keep 3 of 4 readers busy, a 25 % slower rate), the demand efficiency (the same 25 %), or wrong disk bytes per
-/// token; and a reader that does not pace as the planner assumes.
+/// predicted token time (checked on the plan, as a control), and a paced read takes its slot of the cap however busy
+/// the machine is (the real disk is far faster); the compute the plan counts is under a tenth of a token and mostly
+/// hides behind the reads with prefetch. Measured with the machine's load average near 30 (other builds and tests):
+/// ratios 0.94 (prefetch) and 0.87 (no prefetch); the cache's first fill and late wake-ups of the readers and the
+/// compute thread make the measured speed lower, not higher.
+/// </para>
+/// <para>
+/// What makes it fail: a planner that ignores the cap (it would predict the profile's 1.5 GB/s, some 40 times too
+/// fast), disk bytes per token off by more than ~15 %, or a reader whose pacing the planner does not follow (per
+/// reader instead of shared: the small model's experts are 3 pieces for 4 readers, 25 % slower). Under a dominating
+/// cap the prefetch mode moves the prediction by only ~10 % and the demand efficiency not at all (the cap is one
+/// budget for all readers): <c>DiskRateModelTests</c> and <c>ExpertReadSettingsTests</c> check those parts exactly.
+/// </para>
 /// </para>
 /// </summary>
 [Collection(StreamingCollection.Name)]

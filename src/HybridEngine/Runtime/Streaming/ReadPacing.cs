@@ -19,8 +19,11 @@ internal sealed class ReadPacing(double bytesPerSecond)
     private readonly object _gate = new();
     private long _next;
 
-    /// <summary>Returns once the read of <paramref name="bytes"/> that began at <paramref name="startTimestamp"/> may count as done.</summary>
-    public void Finish(long startTimestamp, int bytes)
+    /// <summary>
+    /// Returns once the read of <paramref name="bytes"/> that began at <paramref name="startTimestamp"/> may count as
+    /// done: the end of its slot, a <see cref="Stopwatch"/> timestamp (returned).
+    /// </summary>
+    public long Finish(long startTimestamp, int bytes)
     {
         long due;
         lock (_gate)
@@ -31,5 +34,6 @@ internal sealed class ReadPacing(double bytesPerSecond)
         long left = due - Stopwatch.GetTimestamp();
         // Whole milliseconds, rounded up: the wait ends at most a timer tick late, never early.
         if (left > 0) Thread.Sleep((int)Math.Ceiling(left * 1000.0 / Stopwatch.Frequency));
+        return due;
     }
 }
