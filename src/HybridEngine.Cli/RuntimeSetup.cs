@@ -176,11 +176,11 @@ public sealed class RuntimeSetup
             // Direct streaming keeps the process within the budget: the experts the plan keeps in RAM are read into
             // private buffers, because touching them through the mapping would hold whole page-cache folios around them.
             PageIn(loaded, plan, progress, mappedExperts: false);
-            // The plan's options carry --no-prefetch and --disk-gbps (flag or configuration): the reader runs the mode it predicts.
+            // The plan's options carry --no-prefetch and --disk-gbps, so the reader runs the mode the plan predicts; pinned
+            // experts, loaded many at once, keep the prefetch rule's queue depth.
             var (prefetch, cap) = (plan!.Options.Prefetch, plan.Options.DiskGBps);
             var read = ExpertReadSettings.For(profile!, loaded.Weights, streamed, prefetch, cap);
             var resident = plan.Experts.SelectMany(l => l.Resident.Select(e => (l.Layer, e))).ToList();
-            // Pinned experts are loaded many at once: the prefetch rule's queue depth suits that bulk read.
             int bulkDepth = prefetch ? read.QueueDepth : ExpertReadSettings.For(profile!, loaded.Weights, streamed).QueueDepth;
             if (resident.Count > 0) loaded.Weights.PrivateExperts = PrivateExperts.Load(loaded.Weights, path, resident, bulkDepth);
             var cacheOptions = new ExpertCacheOptions(plan.TierOf(Tier.RamCache).CapacityBytes, read.BlockBytes, read.QueueDepth, policy,
