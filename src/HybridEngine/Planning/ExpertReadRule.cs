@@ -30,7 +30,8 @@ public readonly record struct ExpertReadPoint(int BlockBytes, int QueueDepth, do
 /// <para>
 /// Choice. Only points whose block fits in the largest slab count (a larger block is never filled, and shorter reads
 /// are slower than the point measured); without one the tuned settings stand. Prefetching queues several experts at
-/// once, which keeps every reader busy: the point with the best bandwidth wins. Without prefetch each missing expert
+/// once, which keeps every reader busy: the tuned point stands if its block fits, else the point with the best
+/// bandwidth wins. Without prefetch each missing expert
 /// is read alone: the point with the best <see cref="ExpertReadPoint.DemandGBps"/> wins. Either way, points within
 /// <see cref="Tolerance"/> of the best count as equal and the one with the fewest reads in flight wins, then the faster.
 /// A --disk-gbps cap X bounds the rates before the choice: min(GBps, X) and min(GBps · fill, X), since the reader's
