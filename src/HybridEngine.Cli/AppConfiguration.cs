@@ -14,6 +14,8 @@ public static class AppConfiguration
         ["--kernel-path"] = "Engine:KernelPath",
         ["--ram-budget"] = "Memory:RamBudget",
         ["--vram-budget"] = "Memory:VramBudget",
+        ["--disk-gbps"] = "Streaming:DiskGBps",
+        ["--no-prefetch"] = "Streaming:NoPrefetch",
     };
 
     /// <summary>
@@ -42,6 +44,8 @@ public static class AppConfiguration
             KernelPath = (config["Engine:KernelPath"] ?? "auto").ToLowerInvariant(),
             RamBudget = ParseSize(config["Memory:RamBudget"], "Memory:RamBudget (--ram-budget)"),
             VramBudget = ParseSize(config["Memory:VramBudget"], "Memory:VramBudget (--vram-budget)"),
+            DiskGBps = Gbps(config["Streaming:DiskGBps"], "Streaming:DiskGBps (--disk-gbps)"),
+            NoPrefetch = Switch(config["Streaming:NoPrefetch"], "Streaming:NoPrefetch (--no-prefetch)"),
             ModelDirectory = config["Paths:ModelDirectory"] ?? "models",
             ProfileDirectory = config["Paths:ProfileDirectory"] ?? "profiles",
             UserProfileDirectory = string.IsNullOrWhiteSpace(config["Paths:UserProfileDirectory"]) ? null : config["Paths:UserProfileDirectory"],
@@ -60,6 +64,12 @@ public static class AppConfiguration
         : bool.TryParse(text, out bool value) ? value
         : throw new UsageException($"{what} '{text}' is not true or false");
 
+    /// <summary>A positive bandwidth in 10⁹ B/s (invariant culture), or null when not set.</summary>
+    public static double? Gbps(string? text, string what) =>
+        string.IsNullOrWhiteSpace(text) ? null
+        : double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) && value > 0 && double.IsFinite(value) ? value
+        : throw new UsageException($"{what} '{text}' is not a positive number of GB/s (e.g. 0.5)");
+
     private static long? ParseSize(string? text, string what)
     {
         if (string.IsNullOrWhiteSpace(text)) return null;
@@ -76,7 +86,7 @@ public static class AppConfiguration
             string name = a.Split('=', 2)[0];
             if (!SwitchMappings.ContainsKey(name)) continue;
             if (a.Contains('=')) { result.Add(a); continue; }
-            bool isSwitch = name == "--cpu-only";
+            bool isSwitch = name is "--cpu-only" or "--no-prefetch";
             if (isSwitch) { result.Add(name); result.Add(i + 1 < args.Length && args[i + 1] is "true" or "false" ? args[++i] : "true"); }
             else if (i + 1 < args.Length) { result.Add(name); result.Add(args[++i]); }
         }

@@ -30,11 +30,13 @@ public static class PlanInputs
     public static PlannerHardware Hardware(HardwareProfile profile, string? source = null) =>
         PlannerHardware.FromProfile(profile, source ?? $"profile {profile.Fingerprint}");
 
-    /// <summary>Budgets from the flags, falling back to configuration.</summary>
-    public static PlanOptions Options(int context, string? ramBudget, string? vramBudget, bool cpuOnly, EngineOptions engine)
+    /// <summary>Budgets, prefetch and disk-speed cap from the flags, falling back to configuration.</summary>
+    public static PlanOptions Options(int context, string? ramBudget, string? vramBudget, bool cpuOnly, EngineOptions engine,
+        bool noPrefetch = false, string? diskGBps = null)
     {
         var options = new PlanOptions(context, SizeOr(ramBudget, "--ram-budget") ?? engine.RamBudget,
-            SizeOr(vramBudget, "--vram-budget") ?? engine.VramBudget, cpuOnly || engine.CpuOnly);
+            SizeOr(vramBudget, "--vram-budget") ?? engine.VramBudget, cpuOnly || engine.CpuOnly,
+            Prefetch: !(noPrefetch || engine.NoPrefetch), DiskGBps: AppConfiguration.Gbps(diskGBps, "--disk-gbps") ?? engine.DiskGBps);
         if (options.Validate() is { } bad) throw new UsageException(bad);
         return options;
     }

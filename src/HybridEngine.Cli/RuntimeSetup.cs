@@ -16,7 +16,7 @@ public enum StreamMode { Auto, Direct, PageCache }
 
 /// <summary>
 /// The placement options run, eval, serve, chat, perplexity, bench and calibrate share (<c>--profile --cpu-only --ram-budget --vram-budget --expert-stats --cache-policy
-/// --stream-mode --no-prefetch</c>) and what they do: build the plan before loading, upload what it puts on a GPU
+/// --stream-mode --no-prefetch --disk-gbps</c>) and what they do: build the plan before loading, upload what it puts on a GPU
 /// (<see cref="DevicePlacement"/>; GPUs are only opened when the plan uses one, never with --cpu-only), then put an
 /// <see cref="ExpertCache"/> behind the weight store for the experts the plan streams. A GPU that cannot be opened or
 /// filled gives one warning on the error writer and a CPU-only plan.
@@ -34,6 +34,7 @@ public sealed class RuntimeSetup
     public Option<string> Policy { get; } = new("--cache-policy") { Description = "expert cache eviction: lfu-decay (default) or lru", DefaultValueFactory = _ => "lfu-decay" };
     public Option<string> Mode { get; } = new("--stream-mode") { Description = "auto (from the profile), direct or page-cache", DefaultValueFactory = _ => "auto" };
     public Option<bool> NoPrefetch { get; } = new("--no-prefetch") { Description = "do not guess and read ahead the next layer's experts" };
+    public Option<string?> DiskGbps { get; } = new("--disk-gbps") { Description = "pace expert reads to at most this many GB/s (plans too): behave like a slower disk" };
 
     /// <summary>Opens the accelerators (tests substitute ILGPU's CPU accelerator standing in for a GPU).</summary>
     public Func<GpuDiscovery> DiscoverGpus { get; init; } = () => GpuDevices.Discover();
@@ -56,7 +57,7 @@ public sealed class RuntimeSetup
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, VramBudget, ExpertStats, Policy, Mode, NoPrefetch }) command.Options.Add(o);
+        foreach (var o in new Option[] { Profile, CpuOnly, RamBudget, VramBudget, ExpertStats, Policy, Mode, NoPrefetch, DiskGbps }) command.Options.Add(o);
     }
 
     /// <summary>A loaded model placed by its plan; dispose closes the cache, then the model.</summary>
@@ -112,8 +113,8 @@ public sealed class RuntimeSetup
             "page-cache" => StreamMode.PageCache,
             var other => throw new UsageException($"--stream-mode '{other}' is not one of auto, direct, page-cache"),
         };
-        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine)
-            with { Prefetch = !parse.GetValue(NoPrefetch) };
+        var options = PlanInputs.Options(Math.Max(1, context), parse.GetValue(RamBudget), parse.GetValue(VramBudget), parse.GetValue(CpuOnly), engine,
+            parse.GetValue(NoPrefetch), parse.GetValue(DiskGbps));
         // A RAM budget is a promise about the process's memory, which only the private direct-I/O cache can keep (the page
         // cache would hold streamed experts in the machine's RAM beyond it), so auto then means direct.
         if (mode == StreamMode.Auto && options.RamBudget is not null) mode = StreamMode.Direct;
@@ -175,12 +176,16 @@ public sealed class RuntimeSetup
             // Direct streaming keeps the process within the budget: the experts the plan keeps in RAM are read into
             // private buffers, because touching them through the mapping would hold whole page-cache folios around them.
             PageIn(loaded, plan, progress, mappedExperts: false);
-            var read = ExpertReadSettings.For(profile!, loaded.Weights, streamed);
-            var resident = plan!.Experts.SelectMany(l => l.Resident.Select(e => (l.Layer, e))).ToList();
-            if (resident.Count > 0) loaded.Weights.PrivateExperts = PrivateExperts.Load(loaded.Weights, path, resident, read.QueueDepth);
+            // The plan's options carry --no-prefetch and --disk-gbps, so the reader runs the mode the plan predicts; pinned
+            // experts, loaded many at once, keep the prefetch rule's queue depth.
+            var (prefetch, cap) = (plan!.Options.Prefetch, plan.Options.DiskGBps);
+            var read = ExpertReadSettings.For(profile!, loaded.Weights, streamed, prefetch, cap);
+            var resident = plan.Experts.SelectMany(l => l.Resident.Select(e => (l.Layer, e))).ToList();
+            int bulkDepth = prefetch ? read.QueueDepth : ExpertReadSettings.For(profile!, loaded.Weights, streamed).QueueDepth;
+            if (resident.Count > 0) loaded.Weights.PrivateExperts = PrivateExperts.Load(loaded.Weights, path, resident, bulkDepth);
             var cacheOptions = new ExpertCacheOptions(plan.TierOf(Tier.RamCache).CapacityBytes, read.BlockBytes, read.QueueDepth, policy,
-                loaded.Model.Dimensions.ExpertsUsed);
-            var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = !parse.GetValue(NoPrefetch) };
+                loaded.Model.Dimensions.ExpertsUsed, cap);
+            var cache = new ExpertCache(loaded.Weights, path, streamed, cacheOptions) { Prefetching = prefetch };
             loaded.Weights.ExpertOverride = cache;
             return Make(cache, "direct");
         }

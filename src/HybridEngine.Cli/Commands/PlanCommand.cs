@@ -7,7 +7,7 @@ using HybridEngine.Tuner;
 namespace HybridEngine.Cli.Commands;
 
 /// <summary>
-/// <c>hybrid plan -m MODEL [--profile P] [--cpu-only] [--ram-budget S] [--vram-budget S] [-c CTX] [--json]</c>
+/// <c>hybrid plan -m MODEL [--profile P] [--cpu-only] [--ram-budget S] [--vram-budget S] [-c CTX] [--no-prefetch] [--disk-gbps X] [--json]</c>
 /// (CLI.md): the placement for this machine, from the GGUF header, the hardware profile and the expert statistics.
 /// No weight is loaded (only the router's bias, a few KB, when no stats file exists).
 /// </summary>
@@ -26,9 +26,11 @@ public static class PlanCommand
         var context = new Option<int>("--ctx-size", "-c") { Description = "context length in tokens", DefaultValueFactory = _ => 4096 };
         var statsPath = new Option<string?>("--expert-stats") { Description = "expert statistics file (default: MODEL.expert-stats.json when present)" };
         var json = new Option<bool>("--json") { Description = "print one JSON document instead of tables" };
+        var noPrefetch = new Option<bool>("--no-prefetch") { Description = "predict a run without next-layer guesses read ahead (run's --no-prefetch)" };
+        var diskGbps = new Option<string?>("--disk-gbps") { Description = "read the disk at no more than this many GB/s (run's --disk-gbps)" };
         var command = new Command("plan", "The placement of every tensor and expert on this machine, with predicted tokens/s and disk bytes per token; loads nothing.")
         {
-            model, profile, cpuOnly, ramBudget, vramBudget, context, statsPath, json,
+            model, profile, cpuOnly, ramBudget, vramBudget, context, statsPath, json, noPrefetch, diskGbps,
         };
         command.SetAction(parse =>
         {
@@ -37,7 +39,7 @@ public static class PlanCommand
             string path = parse.GetValue(model)!;
             if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--model needs a GGUF file path");
             var planOptions = PlanInputs.Options(parse.GetValue(context), parse.GetValue(ramBudget), parse.GetValue(vramBudget),
-                parse.GetValue(cpuOnly), engine);
+                parse.GetValue(cpuOnly), engine, parse.GetValue(noPrefetch), parse.GetValue(diskGbps));
 
             using var file = GgufFile.Open(path);
             var inventory = ModelInventory.FromGguf(file);

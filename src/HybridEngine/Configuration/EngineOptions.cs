@@ -21,6 +21,12 @@ public sealed record EngineOptions
     /// <summary>GPU memory the plan may use, in bytes; null means what the device has.</summary>
     public long? VramBudget { get; init; }
 
+    /// <summary>Streaming:DiskGBps (--disk-gbps): expert reads are paced to at most this many 10⁹ B/s and plans read at no more; null means the disk's own speed.</summary>
+    public double? DiskGBps { get; init; }
+
+    /// <summary>Streaming:NoPrefetch (--no-prefetch): no next-layer experts are guessed and read ahead, and plans predict that mode.</summary>
+    public bool NoPrefetch { get; init; }
+
     public string ModelDirectory { get; init; } = "models";
     /// <summary>The project's shared profiles (Paths:ProfileDirectory).</summary>
     public string ProfileDirectory { get; init; } = "profiles";
@@ -39,6 +45,7 @@ public sealed record EngineOptions
             return $"Engine:KernelPath '{KernelPath}' is not one of auto, scalar, vector128, avx2, avx512";
         if (RamBudget is <= 0) return "Memory:RamBudget must be a positive size";
         if (VramBudget is < 0) return "Memory:VramBudget must not be negative";
+        if (DiskGBps is { } gbps && !(gbps > 0 && double.IsFinite(gbps))) return $"Streaming:DiskGBps must be a positive number of GB/s, not {gbps}";
         return null;
     }
 }

@@ -35,7 +35,8 @@ namespace HybridEngine.Planning;
 /// type (else memory bandwidth) in RAM, at memory bandwidth on an integrated GPU, at the GPU's rate on a dedicated one;
 /// attention also reads half the KV cache on average, each layer's share at the rate of the device holding it; every
 /// decoder layer adds a fixed <see cref="PlannerHardware.LayerOverheadSeconds"/> (compute = memory time + layers ×
-/// overhead). Missed experts (<see cref="ExpertCacheModel"/>) are read at the disk's direct-I/O rate, plus
+/// overhead). Missed experts (<see cref="ExpertCacheModel"/>) are read at the disk's direct-I/O rate (with prefetch
+/// the tuned rate, without it the rate of an expert read alone, both capped by --disk-gbps: <see cref="DiskGBps"/>), plus
 /// <see cref="PrefetchWasteShare"/> of them for wrong guesses when the runtime prefetches; <see cref="OverlapSeconds"/>
 /// of that disk time runs while the CPU computes. tokens/s = 1 / (compute + disk − overlap).
 /// </para>
@@ -203,12 +204,16 @@ public static class Planner
         // Attention reads the KV cache: on average half of it over a context that fills from empty.
         compute += ramKv / 2.0 / memoryRate + gpuKv / 2.0 / gpuRate;
         compute += Math.Max(0, hp.Layers) * hardware.LayerOverheadSeconds;
-        double diskSeconds = diskBytes / (hardware.DiskReadGBps * 1e9);
+        double diskGBps = DiskGBps(hardware, options, streamed.Select(x => x.Unit), out var demandPoint);
+        double diskSeconds = diskBytes > 0 ? diskBytes / (diskGBps * 1e9) : 0;
         double overlap = OverlapSeconds(compute, diskSeconds, options.Prefetch);
         double tokenSeconds = compute + diskSeconds - overlap;
         double tokensPerSecond = tokenSeconds > 0 ? 1.0 / tokenSeconds : 0; // 0: nothing to read (an empty model)
         if (hardware.Assumed) notes.Add("some hardware figures are assumptions, not measurements: run `hybrid tune` for a measured plan");
         if (streams) notes.Add(Invariant($"{(options.Prefetch ? PrefetchOverlapShare : DemandOverlapShare):P0} of the disk time is counted as overlapped with compute (the share the runtime was measured to reach)"));
+        if (streams && options.DiskGBps is { } cap) notes.Add(Invariant($"disk reads are capped at {cap:0.###} GB/s (--disk-gbps)"));
+        if (streams && demandPoint is { } d)
+            notes.Add(Invariant($"without prefetch each missing expert is read alone: {ByteSize.Format(d.BlockBytes)} blocks × {d.QueueDepth} reads in flight reach {d.Fill:P0} of that point's rate{(options.DiskGBps is null ? "" : ", within the cap")}: {diskGBps:F2} GB/s"));
 
         long ioBuffers = streams ? io : 0;
         var reserve = new MemoryReserve(ramKv, activations, RuntimeOverheadBytes, ioBuffers, gpuUsed > 0 ? gpuScratch : 0, gpuKv);
@@ -233,6 +238,24 @@ public static class Planner
         return new Plan(inventory.Name, hp.Architecture, options, hardware.Source, hardware.Assumed, stats?.Source ?? "uniform",
             ramBudget, vramBudget, inventory.TotalBytes, inventory.AlwaysUsedBytes, inventory.RoutedExpertBytes,
             reserve, tiers, prediction, notes.ToImmutableArray(), tensors, layers);
+    }
+
+    /// <summary>
+    /// The bandwidth streamed experts are read at, 10⁹ B/s: with prefetch several experts are queued at once and the
+    /// readers reach the profile's tuned rate; without it each missing expert is read alone, at the rate of the point
+    /// <see cref="ExpertReadRule"/> picks (the point's bandwidth × its fill; the tuned rate when the point was not
+    /// measured), which the runtime's reader picks too. Slabs are taken as starting on an I/O alignment boundary (the
+    /// file's data offset is not known here). A --disk-gbps cap bounds either rate (the reader paces all its threads to it).
+    /// </summary>
+    internal static double DiskGBps(PlannerHardware hardware, PlanOptions options, IEnumerable<ExpertUnit> streamed, out ExpertReadPoint? demandPoint)
+    {
+        double full = options.DiskGBps is { } cap ? Math.Min(hardware.DiskReadGBps, cap) : hardware.DiskReadGBps;
+        demandPoint = null;
+        if (options.Prefetch) return full;
+        var experts = streamed.Select(u => (IReadOnlyList<long>)u.Slabs.Select(s => ExpertReadRule.AlignedSpan(0, s.Bytes)).ToArray()).ToList();
+        var point = ExpertReadRule.Choose(hardware.DiskPoints, hardware.IoBlockBytes, hardware.IoQueueDepth, experts, demand: true, options.DiskGBps);
+        demandPoint = point;
+        return point.GBps > 0 ? point.DemandGBps : Math.Min(hardware.DiskReadGBps * point.Fill, full);
     }
 
     /// <summary>An expert with its request probability per token.</summary>

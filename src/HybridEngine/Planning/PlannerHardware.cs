@@ -48,6 +48,15 @@ public sealed record PlannerHardware(
     public double LayerOverheadSeconds { get; init; } = DefaultLayerOverheadSeconds;
 
     /// <summary>
+    /// The profile's direct-I/O points and tuned block size and queue depth, from which <see cref="ExpertReadRule"/>
+    /// derives the rate of experts read alone (no prefetch); without points the tuned settings at
+    /// <see cref="DiskReadGBps"/> are used.
+    /// </summary>
+    public ImmutableArray<DiskPoint> DiskPoints { get; init; } = [];
+    public int IoBlockBytes { get; init; } = 1 << 20;
+    public int IoQueueDepth { get; init; } = 4;
+
+    /// <summary>
     /// The figures of a tuned profile, taken where the runtime will run: memory and matvec bandwidth at the tuned thread
     /// count and kernel path (matvec on the largest matrix measured), disk bandwidth at the tuned block size and queue depth (the best point when the tuned
     /// one was not measured), and each GPU's measured matvec rate (<see cref="GpuReadGBps"/>). A missing CPU, memory or
@@ -87,7 +96,12 @@ public sealed record PlannerHardware(
         var gpus = profile.Hardware.Gpus.IsDefault ? [] : profile.Hardware.Gpus
             .Select(g => new PlannerGpu(g.Name, g.Integrated ?? false, g.MemoryBytes ?? 0, GpuReadGBps(m, g)))
             .ToImmutableArray();
-        return new PlannerHardware(mem.TotalBytes ?? mem.InstalledBytes, memory, matvec.ToImmutable(), disk, gpus, assumed, source);
+        return new PlannerHardware(mem.TotalBytes ?? mem.InstalledBytes, memory, matvec.ToImmutable(), disk, gpus, assumed, source)
+        {
+            DiskPoints = m.Disk is { Direct.IsDefault: false } measured ? measured.Direct : [],
+            IoBlockBytes = tuned.IoBlockBytes,
+            IoQueueDepth = tuned.IoQueueDepth,
+        };
     }
 
     /// <summary>

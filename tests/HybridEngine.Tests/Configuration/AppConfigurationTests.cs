@@ -43,5 +43,24 @@ public class AppConfigurationTests : IDisposable
         WriteSettings("{}");
         var size = Assert.Throws<UsageException>(() => AppConfiguration.Load(["--ram-budget", "lots"], _dir, new Dictionary<string, string?>()));
         Assert.Contains("--ram-budget", size.Message);
+
+        var speed = Assert.Throws<UsageException>(() => AppConfiguration.Load(["--disk-gbps", "-1"], _dir, new Dictionary<string, string?>()));
+        Assert.Contains("Streaming:DiskGBps (--disk-gbps) '-1'", speed.Message);
+    }
+
+    [Fact]
+    public void StreamingSettingsBindFromTheFileAndTheCommandLine()
+    {
+        WriteSettings("""{ "Streaming": { "DiskGBps": "0.5" } }""");
+        var fromFile = AppConfiguration.Load([], _dir, new Dictionary<string, string?>());
+        Assert.Equal(0.5, fromFile.DiskGBps);
+        Assert.False(fromFile.NoPrefetch);
+
+        var fromArgs = AppConfiguration.Load(["plan", "-m", "x.gguf", "--disk-gbps", "0.25", "--no-prefetch", "--json"], _dir, new Dictionary<string, string?>());
+        Assert.Equal(0.25, fromArgs.DiskGBps);
+        Assert.True(fromArgs.NoPrefetch);
+
+        WriteSettings("{}");
+        Assert.Null(AppConfiguration.Load([], _dir, new Dictionary<string, string?>()).DiskGBps);
     }
 }

@@ -1,7 +1,4 @@
-using System.CommandLine;
 using System.Globalization;
-using HybridEngine.Cli;
-using HybridEngine.Cli.Commands;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -24,7 +21,7 @@ public sealed class PlanPredictionTests(StreamingFixture f, ITestOutputHelper lo
     /// Seeded sampling over the whole vocabulary: greedy decoding of random weights falls into a loop of a few tokens,
     /// whose experts then stay cached, where text keeps moving through the vocabulary.
     /// </summary>
-    private static readonly string[] Sampling = ["--temp", "1", "--top-k", "0", "--top-p", "1", "--min-p", "0", "--seed", "3"];
+    internal static readonly string[] Sampling = ["--temp", "1", "--top-k", "0", "--top-p", "1", "--min-p", "0", "--seed", "3"];
 
     [Theory]
     [InlineData(0.25, false)]
@@ -32,19 +29,19 @@ public sealed class PlanPredictionTests(StreamingFixture f, ITestOutputHelper lo
     [InlineData(0.40, false)]
     public void DiskBytesPerDecodedTokenMatchThePlan(double expertShare, bool noPrefetch)
     {
-        string stats = Calibrated();
+        string stats = f.CalibratedStats();
         int context = Prompt + Decoded + 1;
         string budget = StreamingFixture.BudgetFor(f.Small, context, expertShare).ToString(CultureInfo.InvariantCulture);
         string[] placement = ["--profile", f.ProfilePath, "--ram-budget", budget, "--expert-stats", stats, "-c", context.ToString(CultureInfo.InvariantCulture)];
 
+        if (noPrefetch) placement = [.. placement, "--no-prefetch"];
         var plan = f.Run(["plan", "-m", f.Small, "--json", .. placement]);
         Assert.True(plan.Code == 0, plan.Err);
         double predicted = StreamingFixture.Json(plan.Out).GetProperty("prediction").GetProperty("diskBytesPerToken").GetDouble();
-        if (noPrefetch) predicted /= 1 + HybridEngine.Planning.Planner.PrefetchWasteShare; // plan has no --no-prefetch; run does
 
         string[] run = ["run", "-m", f.Small, "--tokens", string.Join(",", Enumerable.Range(0, Prompt).Select(i => 2 + (7 + 29 * i) % 380)),
             "-n", (Decoded + 1).ToString(CultureInfo.InvariantCulture), "--stats", "-t", "1", .. Sampling, .. placement];
-        var r = f.Run(noPrefetch ? [.. run, "--no-prefetch"] : run);
+        var r = f.Run(run);
         Assert.True(r.Code == 0, r.Err);
         log.WriteLine(r.Err);
         double measured = DecodeNumber(r.Err, "disk ", " MB/token") * 1e6;
@@ -54,29 +51,8 @@ public sealed class PlanPredictionTests(StreamingFixture f, ITestOutputHelper lo
         Assert.InRange(measured / predicted, 1 - Tolerance, 1 + Tolerance);
     }
 
-    // Statistics calibrated once on prompts of random words (the run then decodes other tokens).
-    private string Calibrated()
-    {
-        string output = Path.Combine(f.Root, "small-calibrated.json");
-        lock (typeof(PlanPredictionTests))
-        {
-            if (File.Exists(output)) return output;
-            string prompts = Path.Combine(f.Root, "calibration-prompts.txt");
-            // Seeded random words: calibration should see the spread of tokens that sampled decoding then produces.
-            var random = new Random(5);
-            string Word() => new(Enumerable.Range(0, random.Next(1, 8)).Select(_ => (char)random.Next(33, 127)).ToArray());
-            File.WriteAllLines(prompts, Enumerable.Range(0, 48).Select(_ => string.Join(" ", Enumerable.Range(0, 24).Select(_ => Word()))));
-            var stderr = new StringWriter();
-            var root = new RootCommand("test");
-            root.Subcommands.Add(CalibrateCommand.Create(stderr));
-            int code = CliRunner.Run(root, ["calibrate", "-m", f.Small, "-f", prompts, "--out", output, "-t", "1"], stderr);
-            Assert.True(code == 0, stderr.ToString());
-            return output;
-        }
-    }
-
     /// <summary>A number of the "decode steps" stats line between <paramref name="before"/> and <paramref name="after"/>.</summary>
-    private static double DecodeNumber(string stderr, string before, string after)
+    internal static double DecodeNumber(string stderr, string before, string after)
     {
         string line = stderr.Split('\n').FirstOrDefault(l => l.StartsWith("decode steps", StringComparison.Ordinal)) ?? "";
         int end = line.IndexOf(after, StringComparison.Ordinal);

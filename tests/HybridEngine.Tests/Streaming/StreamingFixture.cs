@@ -75,6 +75,32 @@ public sealed class StreamingFixture : IDisposable
         return ModelInventory.FromGguf(file).RoutedExpertBytes;
     }
 
+    /// <summary>
+    /// Statistics of the small model calibrated once on prompts of seeded random words (runs then decode other
+    /// tokens); the file's path.
+    /// </summary>
+    public string CalibratedStats()
+    {
+        string output = Path.Combine(Root, "small-calibrated.json");
+        lock (_calibrating)
+        {
+            if (File.Exists(output)) return output;
+            string prompts = Path.Combine(Root, "calibration-prompts.txt");
+            // Seeded random words: calibration should see the spread of tokens that sampled decoding then produces.
+            var random = new Random(5);
+            string Word() => new(Enumerable.Range(0, random.Next(1, 8)).Select(_ => (char)random.Next(33, 127)).ToArray());
+            File.WriteAllLines(prompts, Enumerable.Range(0, 48).Select(_ => string.Join(" ", Enumerable.Range(0, 24).Select(_ => Word()))));
+            var stderr = new StringWriter();
+            var root = new RootCommand("test");
+            root.Subcommands.Add(CalibrateCommand.Create(stderr));
+            int code = CliRunner.Run(root, ["calibrate", "-m", Small, "-f", prompts, "--out", output, "-t", "1"], stderr);
+            Xunit.Assert.True(code == 0, stderr.ToString());
+            return output;
+        }
+    }
+
+    private readonly object _calibrating = new();
+
     /// <summary>A field of the --stats cache line, e.g. "misses 37" → 37.</summary>
     public static long StatsNumber(string stderr, string name, string linePrefix = "expert cache")
     {

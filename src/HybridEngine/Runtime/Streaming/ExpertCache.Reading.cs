@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HybridEngine.IO;
 using HybridEngine.Kernels;
 
@@ -45,8 +46,9 @@ public sealed unsafe partial class ExpertCache
             Counters.ReadStarted();
             try
             {
+                long started = Stopwatch.GetTimestamp();
                 // A piece of an expert whose earlier piece failed is skipped: the entry already carries the error.
-                if (entry.Error is null) Read(entry, piece);
+                if (entry.Error is null) Pace(started, Read(entry, piece));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
             {
@@ -71,10 +73,25 @@ public sealed unsafe partial class ExpertCache
         }
     }
 
+    // One bucket for all readers (--disk-gbps), made by the first read that needs it.
+    private ReadPacing? _pacing;
+
+    private void Pace(long started, int bytes)
+    {
+        if (Options.DiskGBps is not { } cap) return;
+        var pacing = _pacing;
+        if (pacing is null)
+        {
+            Interlocked.CompareExchange(ref _pacing, new ReadPacing(cap * 1e9), null);
+            pacing = _pacing;
+        }
+        pacing.Finish(started, bytes);
+    }
+
     // Piece number `piece` of the entry: one block-sized read into its buffer, slab after slab. A short read is
     // continued until the expert's own bytes are in (the aligned tail past them may lie beyond the end of the file);
-    // ending before them means the file was cut short.
-    private void Read(Entry entry, int piece)
+    // ending before them means the file was cut short. Returns the bytes read.
+    private int Read(Entry entry, int piece)
     {
         long at = 0;
         foreach (var slab in entry.Slabs)
@@ -96,7 +113,7 @@ public sealed unsafe partial class ExpertCache
                 Counters.AddBytes(n);
                 got += n;
             }
-            return;
+            return got;
         }
         throw new ArgumentOutOfRangeException(nameof(piece));
     }

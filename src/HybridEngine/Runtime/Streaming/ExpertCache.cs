@@ -10,8 +10,9 @@ namespace HybridEngine.Runtime.Streaming;
 /// <param name="BlockBytes">Size of each direct read (the profile's tuned I/O block).</param>
 /// <param name="QueueDepth">Reads in flight (reader threads, the profile's tuned queue depth).</param>
 /// <param name="ExpertsUsed">Experts each token routes to per layer (scales the frequency policy's decay).</param>
+/// <param name="DiskGBps">Paces the readers to at most this many 10⁹ B/s (--disk-gbps; <see cref="ReadPacing"/>); null: as fast as the disk goes.</param>
 public sealed record ExpertCacheOptions(long CapacityBytes, int BlockBytes, int QueueDepth, EvictionPolicyKind Policy = EvictionPolicyKind.FrequencyDecay,
-    int ExpertsUsed = 8);
+    int ExpertsUsed = 8, double? DiskGBps = null);
 
 /// <summary>
 /// A byte-budgeted cache of routed experts read from the model file with direct I/O (page cache bypassed), so the
