@@ -32,16 +32,28 @@ public static class DiskBandwidth
             using (var handle = DirectFile.OpenRead(scratch, out direct))
             {
                 if (!direct) notes.Add($"disk: the file system at {PathPrivacy.Redact(folder)} refused O_DIRECT, so the block-size figures went through the page cache");
-                foreach (int block in blockSizes)
+                // Rounds interleaved over all points, each point's figure the median of its rounds: the disk's speed
+                // drifts by tens of % over seconds on shared or virtual disks, and one slow or fast spell then moves
+                // one round of every point instead of all of one point (which would decide the tuned choice alone).
+                var rounds = new double[blockSizes.Count * queueDepths.Count][];
+                for (int round = 0; round < Rounds; round++)
                 {
-                    foreach (int depth in queueDepths)
+                    int at = 0;
+                    foreach (int block in blockSizes)
                     {
-                        cancel.ThrowIfCancellationRequested();
-                        if (!direct) DirectFile.EvictFromPageCache(handle);
-                        points.Add(new DiskPoint(block, depth, RandomReads(handle, fileBytes, block, depth, budget, cancel)));
-                        afterEach?.Invoke();
+                        foreach (int depth in queueDepths)
+                        {
+                            cancel.ThrowIfCancellationRequested();
+                            if (!direct) DirectFile.EvictFromPageCache(handle);
+                            (rounds[at++] ??= new double[Rounds])[round] = RandomReads(handle, fileBytes, block, depth, budget / Rounds, round, cancel);
+                            afterEach?.Invoke();
+                        }
                     }
                 }
+                int point = 0;
+                foreach (int block in blockSizes)
+                    foreach (int depth in queueDepths)
+                        points.Add(new DiskPoint(block, depth, Median(rounds[point++])));
             }
 
             double? cold = null, cached = null;
@@ -85,8 +97,21 @@ public static class DiskBandwidth
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary><paramref name="depth"/> threads each reading <paramref name="block"/> bytes at random block-aligned offsets until the budget is spent.</summary>
-    private static double RandomReads(SafeFileHandle handle, long fileBytes, int block, int depth, TimeSpan budget, CancellationToken cancel)
+    /// <summary>Measurement rounds per (block, depth) point; each takes a third of the point's budget.</summary>
+    public const int Rounds = 3;
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>
+    /// <paramref name="depth"/> threads each reading <paramref name="block"/> bytes at random block-aligned offsets until
+    /// the budget is spent; each round reads other offsets, so no layer below (a virtual disk's host cache) serves a
+    /// repeat.
+    /// </summary>
+    private static double RandomReads(SafeFileHandle handle, long fileBytes, int block, int depth, TimeSpan budget, int round, CancellationToken cancel)
     {
         long slots = fileBytes / block;
         long total = 0;
@@ -95,7 +120,7 @@ public static class DiskBandwidth
         Exception? failure = null;
         for (int w = 0; w < depth; w++)
         {
-            int seed = w;
+            int seed = w + 64 * round;
             workers[w] = new Thread(() =>
             {
                 try

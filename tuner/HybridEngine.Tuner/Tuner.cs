@@ -42,7 +42,7 @@ public static class HardwareTuner
             + types.Count * threadCounts.Length + (types.Count > 0 && paths.Count > 1 ? paths.Count : 0)
             + matmulTypes.Count * threadCounts.Length
             + gpus.Sum(g => 1 + 2 * types.Count(g.Supports))
-            + (disk ? 3 + options.DiskBlockSizes.Length * options.DiskQueueDepths.Length : 0);
+            + (disk ? 3 + DiskBandwidth.Rounds * options.DiskBlockSizes.Length * options.DiskQueueDepths.Length : 0);
         int done = 0;
         string step = "";
         void Advance() => progress?.Invoke(new TuneProgress(step, Math.Min(1.0, ++done / (double)Math.Max(1, total))));
