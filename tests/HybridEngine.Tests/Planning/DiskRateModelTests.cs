@@ -51,10 +51,11 @@ public sealed class DiskRateModelTests
     public void WithoutPrefetchTheDiskReadsAtTheRateOfALoneExpert()
     {
         var p = Planner.Create(Qwen, Machine, Streaming(prefetch: false)).Prediction;
-        Assert.Equal(p.DiskBytesPerToken / (1.14 * 0.84375 * 1e9), p.DiskSeconds, 12);
+        // The picked point's rate × its fill × the share a reader started per expert sustains.
+        Assert.Equal(p.DiskBytesPerToken / (1.14 * 0.84375 * Planner.DemandReadShare * 1e9), p.DiskSeconds, 12);
         // Unmeasured points: the tuned 1 MiB × 4 at the profile's rate; one 864 KiB piece per slab, one round: fill 3/4.
         var tunedOnly = Planner.Create(Qwen, MiniPc32(), Streaming(prefetch: false)).Prediction;
-        Assert.Equal(tunedOnly.DiskBytesPerToken / (MiniPc32().DiskReadGBps * 0.75 * 1e9), tunedOnly.DiskSeconds, 12);
+        Assert.Equal(tunedOnly.DiskBytesPerToken / (MiniPc32().DiskReadGBps * 0.75 * Planner.DemandReadShare * 1e9), tunedOnly.DiskSeconds, 12);
     }
 
     [Fact]
