@@ -291,8 +291,12 @@ public sealed class RuntimeSetup
         // The plan's hit rate counts every routed expert (pinned ones always hit), the cache's only the streamed ones.
         double routed = n * placed.Model.Model.Dimensions.ExpertsUsed * placed.Plan.Experts.Length;
         double servedAll = routed > 0 ? 1 - Math.Min(1, d.Misses / routed) : 1;
-        // Disk roofline: the tokens/s the plan's disk bandwidth allows at the bytes really read per token.
-        double diskRate = p.DiskSeconds > 0 ? p.DiskBytesPerToken / p.DiskSeconds : 0, roofline = perToken > 0 ? diskRate / perToken : 0;
+        // Disk roofline: the tokens/s the tuner's disk bandwidth (under a --disk-gbps cap) allows at the bytes really read
+        // per token, whatever the mode (without prefetch the plan itself counts a lower rate).
+        double diskRate = placed.Profile is { } tuned
+            ? Math.Min(PlannerHardware.FromProfile(tuned, "").DiskReadGBps, placed.Plan.Options.DiskGBps ?? double.PositiveInfinity) * 1e9
+            : p.DiskSeconds > 0 ? p.DiskBytesPerToken / p.DiskSeconds : 0;
+        double roofline = perToken > 0 ? diskRate / perToken : 0;
         return line + Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
             $"decode steps: {counters.DecodeTokens} tokens, {tps:F2} tok/s ({Error(tps, p.DecodeTokensPerSecond):+0.0%;-0.0%} vs plan), served from RAM {d.ServedRate:P1} of streamed, " +
             $"{servedAll:P1} of all routed experts (plan {p.ExpertHitRate:P1}), " +

@@ -61,14 +61,14 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     /// <summary><see cref="QuantMatMulKernel"/> whatever the token count.</summary>
     public Launch PerTokenFor(GgmlType type)
     {
-        if (!_perToken.TryGetValue(type, out var launch)) _perToken[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator));
+        if (!_perToken.TryGetValue(type, out var launch)) _perToken[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator, tiled: false));
         return launch;
     }
 
     /// <summary><see cref="QuantMatMulTiledKernel"/> whatever the token count.</summary>
     public Launch TiledFor(GgmlType type)
     {
-        if (!_tiled.TryGetValue(type, out var launch)) _tiled[type] = launch = Dispatch<Launch, TiledLoader>(type, new(accelerator));
+        if (!_tiled.TryGetValue(type, out var launch)) _tiled[type] = launch = Dispatch<Launch, MatMulLoader>(type, new(accelerator, tiled: true));
         return launch;
     }
 
@@ -125,25 +125,15 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
         _ => throw Unsupported(type),
     };
 
-    private readonly struct MatMulLoader(Accelerator accelerator) : IFormatUser<Launch>
+    private readonly struct MatMulLoader(Accelerator accelerator, bool tiled) : IFormatUser<Launch>
     {
         public Launch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
         {
             var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
-                QuantMatMulKernel.Run);
+                tiled ? QuantMatMulTiledKernel.Run : QuantMatMulKernel.Run);
             int warp = accelerator.WarpSize;
-            return (w, x, y, shape) => kernel(QuantMatMulKernel.Config(shape, warp), w, x, y, shape, format);
-        }
-    }
-
-    private readonly struct TiledLoader(Accelerator accelerator) : IFormatUser<Launch>
-    {
-        public Launch Use<TFormat>(TFormat format) where TFormat : struct, IGpuBlockFormat
-        {
-            var kernel = accelerator.LoadStreamKernel<ArrayView<byte>, ArrayView<float>, ArrayView<float>, MatShape, TFormat>(
-                QuantMatMulTiledKernel.Run);
-            int warp = accelerator.WarpSize;
-            return (w, x, y, shape) => kernel(QuantMatMulTiledKernel.Config(shape, warp), w, x, y, shape, format);
+            bool t = tiled;
+            return (w, x, y, shape) => kernel(t ? QuantMatMulTiledKernel.Config(shape, warp) : QuantMatMulKernel.Config(shape, warp), w, x, y, shape, format);
         }
     }
 

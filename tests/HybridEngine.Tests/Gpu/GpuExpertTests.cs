@@ -147,7 +147,8 @@ public sealed unsafe class GpuExpertTests(GpuTestDevice fixture) : IClassFixture
         return (raw, GpuMatMulTests.Dequantized(info, raw, rows, rowLength));
     }
 
-    private static (double Value, double Magnitude) Dot(float[] w, int at, float[] x, int xAt, int n)
+    /// <summary>Σ w·x over <paramref name="n"/> values in double, and Σ|w·x| (the scale of its float rounding).</summary>
+    internal static (double Value, double Magnitude) Dot(float[] w, int at, float[] x, int xAt, int n)
     {
         double sum = 0, magnitude = 0;
         for (int k = 0; k < n; k++)

@@ -83,8 +83,8 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
             for (int t = 0; t < tokens; t++)
             for (int r = 0; r < rows; r++)
             {
-                var (g, gMagnitude) = Dot(gate, r * rowLength, x, t * rowLength, rowLength);
-                var (u, uMagnitude) = Dot(up, r * rowLength, x, t * rowLength, rowLength);
+                var (g, gMagnitude) = GpuExpertTests.Dot(gate, r * rowLength, x, t * rowLength, rowLength);
+                var (u, uMagnitude) = GpuExpertTests.Dot(up, r * rowLength, x, t * rowLength, rowLength);
                 double silu = g / (1 + Math.Exp(-g)), exact = silu * u, unit = (rowLength + 32) * Math.Pow(2, -24);
                 double tolerance = 1.1 * unit * gMagnitude * Math.Abs(u) + Math.Abs(silu) * unit * uMagnitude + 2 * Math.Pow(2, -24) * Math.Abs(exact) + 1e-6;
                 string at = $"{info.Name} rows={rows} tokens={tokens} [t={t}, r={r}]";
@@ -166,19 +166,6 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
         return h;
     }
 
-    /// <summary>Σ w·x over <paramref name="length"/> values in double, and Σ|w·x|.</summary>
-    private static (double Dot, double Magnitude) Dot(float[] w, int wStart, float[] x, int xStart, int length)
-    {
-        double dot = 0, magnitude = 0;
-        for (int k = 0; k < length; k++)
-        {
-            double term = (double)w[wStart + k] * x[xStart + k];
-            dot += term;
-            magnitude += Math.Abs(term);
-        }
-        return (dot, magnitude);
-    }
-
     private static MatShape Packed(QuantTypeInfo info, int rows, int rowLength, int tokens) => new()
     {
         Rows = rows, RowLength = rowLength, BlocksPerRow = rowLength / info.BlockSize, BlockSize = info.BlockSize,
@@ -210,7 +197,7 @@ public sealed unsafe class GpuMatMulTiledTests(GpuTestDevice fixture) : IClassFi
         public (double Exact, double Tolerance) Reference(int xStart, int row)
         {
             _weights ??= GpuMatMulTests.Dequantized(info, _raw, rows, rowLength);
-            var (exact, magnitude) = Dot(_weights, row * rowLength, _x, xStart, rowLength);
+            var (exact, magnitude) = GpuExpertTests.Dot(_weights, row * rowLength, _x, xStart, rowLength);
             return (exact, (rowLength + 32) * Math.Pow(2, -24) * magnitude + 1e-6);
         }
     }
