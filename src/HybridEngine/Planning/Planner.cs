@@ -73,7 +73,11 @@ public static class Planner
     /// experts while the others are read. Measured as (reader busy − I/O wait) ÷ reader busy over decode with
     /// `run --stats` on deepseek2 v2lite q4_k at a 25 % budget: 0.22 with the machine nearly idle, 0.34–0.38 under
     /// load (compute then takes longer, so more of the reads hide behind it); at 50 % 0.49–0.63, but there the disk
-    /// time is a tenth of the compute time and the share hardly matters (README, "Decode speed model").
+    /// time is a tenth of the compute time and the share hardly matters (README, "Decode speed model"). Since the
+    /// expert cache reuses evicted buffers the idle 25 % runs measure 0.50, but their compute (decode time − I/O wait,
+    /// 155 ms per token) is also 25 ms above the plan's compute term (130 ms: the reads' system time and the pinned
+    /// experts' cache misses are not in it); 0.2 with the plan's compute gives the same token time as 0.5 with the
+    /// measured compute, so the share stays until the compute term counts streaming's own cost.
     /// </summary>
     public const double PrefetchOverlapShare = 0.2;
     /// <summary>
