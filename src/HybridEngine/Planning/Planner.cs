@@ -75,8 +75,8 @@ public static class Planner
     /// load (compute then takes longer, so more of the reads hide behind it); at 50 % 0.49–0.63, but there the disk
     /// time is a tenth of the compute time and the share hardly matters (README, "Decode speed model"). Since the
     /// expert cache reuses evicted buffers the idle 25 % runs measure 0.50, but their compute (decode time − I/O wait,
-    /// 155 ms per token) is also 25 ms above the plan's compute term (130 ms; about what the run's 2.4–3.3 s of system
-    /// time, mostly the reads', takes from two cores over 64 tokens); 0.2 with the plan's compute gives the same token time as 0.5 with the
+    /// 155 ms per token) is also 25 ms above the plan's compute term and above the 127 ms the 50 % runs measure (the
+    /// term does not count what streaming itself costs the two cores: reader threads, I/O completions); 0.2 with the plan's compute gives the same token time as 0.5 with the
     /// measured compute, so the share stays until the compute term counts streaming's own cost.
     /// </summary>
     public const double PrefetchOverlapShare = 0.2;
