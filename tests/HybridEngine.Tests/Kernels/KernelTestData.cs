@@ -22,14 +22,27 @@ internal static class KernelTestData
     /// <summary>Fails unless every element has |a − e| ≤ abs + rel·|e|; the message names the worst one.</summary>
     public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
-        var wide = new double[expected.Length];
-        for (int i = 0; i < wide.Length; i++) wide[i] = expected[i];
-        AssertClose(wide, actual, abs, rel, context);
+        string? mismatch = Mismatch(expected, actual, abs, rel, context);
+        Assert.True(mismatch is null, mismatch);
     }
 
     public static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
     {
-        Assert.Equal(expected.Length, actual.Length);
+        string? mismatch = Mismatch(expected, actual, abs, rel, context);
+        Assert.True(mismatch is null, mismatch);
+    }
+
+    /// <summary>Null when every element has |a − e| ≤ abs + rel·|e| (and the lengths agree), else what is off, worst element first.</summary>
+    public static string? Mismatch(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
+    {
+        var wide = new double[expected.Length];
+        for (int i = 0; i < wide.Length; i++) wide[i] = expected[i];
+        return Mismatch(wide, actual, abs, rel, context);
+    }
+
+    public static string? Mismatch(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double abs, double rel, string context)
+    {
+        if (expected.Length != actual.Length) return $"{context}: {actual.Length} elements, expected {expected.Length}";
         int failures = 0, worst = -1;
         double worstExcess = 0, maxAbs = 0, maxRel = 0;
         for (int i = 0; i < expected.Length; i++)
@@ -44,8 +57,8 @@ internal static class KernelTestData
                 if (worst < 0 || !(excess <= worstExcess)) { worst = i; worstExcess = excess; }
             }
         }
-        if (failures > 0)
-            Assert.Fail($"{context}: {failures} of {expected.Length} elements out of tolerance (abs {abs:E1} + rel {rel:E1}); " +
-                        $"worst element {worst}: expected {expected[worst]:R} got {actual[worst]:R}; max |diff| {maxAbs:E3}, max rel {maxRel:E3}");
+        return failures == 0 ? null
+            : $"{context}: {failures} of {expected.Length} elements out of tolerance (abs {abs:E1} + rel {rel:E1}); " +
+              $"worst element {worst}: expected {expected[worst]:R} got {actual[worst]:R}; max |diff| {maxAbs:E3}, max rel {maxRel:E3}";
     }
 }
