@@ -221,8 +221,7 @@ public sealed partial class RuntimeSetup
     {
         if (!profile.Settings.DirectIo || profile.Measurements.Disk is not { DirectIo: true } disk) return StreamMode.PageCache;
         var direct = disk.Direct.IsDefault ? [] : disk.Direct;
-        double best = direct.Where(p => p.BlockBytes == profile.Settings.IoBlockBytes && p.QueueDepth == profile.Settings.IoQueueDepth)
-            .Select(p => p.GBps).DefaultIfEmpty(direct.Select(p => p.GBps).DefaultIfEmpty(0).Max()).Max();
+        double best = DiskPoint.TunedOrBest(direct, profile.Settings.IoBlockBytes, profile.Settings.IoQueueDepth);
         return disk.BufferedColdGBps is { } cold && cold > PageCacheAdvantage * best ? StreamMode.PageCache : StreamMode.Direct;
     }
 }

@@ -50,11 +50,14 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     {
         // Each kernel is compiled on its first launch: a decode-only run never compiles the tiled one.
         if (!_loaded.TryGetValue(type, out var launch))
+        {
+            Launch? perToken = null, tiled = null;   // looked up once, on the first launch of each
             _loaded[type] = launch = (w, x, y, shape) =>
             {
                 Launches++;
-                (shape.Tokens >= MinTiledTokens ? TiledFor(type) : PerTokenFor(type))(w, x, y, shape);
+                (shape.Tokens >= MinTiledTokens ? tiled ??= TiledFor(type) : perToken ??= PerTokenFor(type))(w, x, y, shape);
             };
+        }
         return launch;
     }
 
@@ -76,11 +79,14 @@ internal sealed class GpuMatMulKernels(Accelerator accelerator) : IDisposable
     public GateUpLaunch GateUpFor(GgmlType type)
     {
         if (!_gateUp.TryGetValue(type, out var launch))
+        {
+            GateUpLaunch? perToken = null, tiled = null;
             _gateUp[type] = launch = (gate, up, x, h, shape) =>
             {
                 Launches++;
-                (shape.Tokens >= MinTiledTokens ? GateUpTiledFor(type) : GateUpPerTokenFor(type))(gate, up, x, h, shape);
+                (shape.Tokens >= MinTiledTokens ? tiled ??= GateUpTiledFor(type) : perToken ??= GateUpPerTokenFor(type))(gate, up, x, h, shape);
             };
+        }
         return launch;
     }
 

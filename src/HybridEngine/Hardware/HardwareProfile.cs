@@ -64,6 +64,19 @@ public sealed record DiskPoint(int BlockBytes, int QueueDepth, [property: JsonPr
     /// bandwidth: a few percent is run-to-run noise) that keep the fewest reads in flight; empty for no points. The tuner
     /// and the expert reader both choose among these, each with its own tie-break.
     /// </summary>
+    /// <summary>The bandwidth measured at <paramref name="blockBytes"/> × <paramref name="queueDepth"/>, or null when that point was not measured.</summary>
+    public static double? At(IEnumerable<DiskPoint> points, int blockBytes, int queueDepth)
+    {
+        double? at = null;
+        foreach (var p in points)
+            if (p.BlockBytes == blockBytes && p.QueueDepth == queueDepth) at = Math.Max(at ?? p.GBps, p.GBps);
+        return at;
+    }
+
+    /// <summary>The bandwidth at the tuned point, else the best measured; 0 for no points.</summary>
+    public static double TunedOrBest(IReadOnlyCollection<DiskPoint> points, int blockBytes, int queueDepth) =>
+        At(points, blockBytes, queueDepth) ?? (points.Count > 0 ? points.Max(p => p.GBps) : 0);
+
     public static IEnumerable<DiskPoint> ShallowestAsGood(IReadOnlyCollection<DiskPoint> points, double shareOfBest)
     {
         if (points.Count == 0) return [];

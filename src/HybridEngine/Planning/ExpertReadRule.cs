@@ -85,7 +85,7 @@ public static class ExpertReadRule
     {
         ExpertReadPoint Point(int block, int depth, double gbps) => new(block, depth, gbps, Fill(experts, block, depth), capGBps);
         long largest = experts.SelectMany(e => e).DefaultIfEmpty(0).Max();
-        double tunedGBps = points.Where(p => p.BlockBytes == tunedBlock && p.QueueDepth == tunedDepth).Select(p => p.GBps).DefaultIfEmpty(0).Max();
+        double tunedGBps = DiskPoint.At(points, tunedBlock, tunedDepth) ?? 0;
         var tuned = Point(tunedBlock, tunedDepth, tunedGBps);
         // With prefetch the tuned point stands when its block fits (the reader's long-standing rule).
         if (!demand && tunedBlock <= largest) return tuned;

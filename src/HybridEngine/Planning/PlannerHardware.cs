@@ -88,8 +88,7 @@ public sealed record PlannerHardware(
         if (m.Disk is { } d)
         {
             var direct = d.Direct.IsDefault ? [] : d.Direct;
-            var atSettings = direct.Where(p => p.BlockBytes == tuned.IoBlockBytes && p.QueueDepth == tuned.IoQueueDepth).ToList();
-            disk = atSettings.Count > 0 ? atSettings.Max(p => p.GBps) : direct.Length > 0 ? direct.Max(p => p.GBps) : d.BufferedColdGBps ?? 0;
+            disk = direct.Length > 0 ? DiskPoint.TunedOrBest(direct, tuned.IoBlockBytes, tuned.IoQueueDepth) : d.BufferedColdGBps ?? 0;
         }
         if (disk <= 0) { disk = DefaultDiskReadGBps; assumed = true; }
         var mem = profile.Hardware.Memory;
