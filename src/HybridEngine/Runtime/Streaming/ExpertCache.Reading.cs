@@ -8,12 +8,8 @@ namespace HybridEngine.Runtime.Streaming;
 // from the read queue, demand reads first.
 public sealed unsafe partial class ExpertCache
 {
-    private static (long Start, long Length) AlignedSpan(in ExpertSlabLayout s)
-    {
-        long start = s.FileOffset / DirectFile.Alignment * DirectFile.Alignment;
-        long end = (s.FileOffset + s.Bytes + DirectFile.Alignment - 1) / DirectFile.Alignment * DirectFile.Alignment;
-        return (start, end - start);
-    }
+    private static (long Start, long Length) AlignedSpan(in ExpertSlabLayout s) =>
+        (s.FileOffset / DirectFile.Alignment * DirectFile.Alignment, Planning.ExpertReadRule.AlignedSpan(s.FileOffset, s.Bytes));
 
     // Points the entry's matrices into its buffer and counts its block-sized pieces, then queues the read: weights and
     // count are in place before a reader can finish a piece and mark the entry ready.
@@ -73,20 +69,7 @@ public sealed unsafe partial class ExpertCache
         }
     }
 
-    // One bucket for all readers (--disk-gbps), made by the first read that needs it.
-    private ReadPacing? _pacing;
-
-    private void Pace(long started, int bytes)
-    {
-        if (Options.DiskGBps is not { } cap) return;
-        var pacing = _pacing;
-        if (pacing is null)
-        {
-            Interlocked.CompareExchange(ref _pacing, new ReadPacing(cap * 1e9), null);
-            pacing = _pacing;
-        }
-        pacing.Finish(started, bytes);
-    }
+    private void Pace(long started, int bytes) => _pacing?.Finish(started, bytes);
 
     // Piece number `piece` of the entry: one block-sized read into its buffer, slab after slab. A short read is
     // continued until the expert's own bytes are in (the aligned tail past them may lie beyond the end of the file);

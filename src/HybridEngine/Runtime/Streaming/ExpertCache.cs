@@ -49,6 +49,8 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
     private readonly EvictionPolicy _policy;
     private readonly object _gate = new();
     private readonly int _block;
+    /// <summary>One bucket for all readers under a --disk-gbps cap; null without one.</summary>
+    private readonly ReadPacing? _pacing;
     private long _used, _clock, _guessBytes;
     private int _layer = -1;
     private bool _disposed;
@@ -63,6 +65,7 @@ public sealed unsafe partial class ExpertCache : IExpertSource, IExpertPrefetche
         _streamed = [.. streamed];
         _policy = EvictionPolicy.Create(options.Policy, store.ExpertLayers.Count() * Math.Max(1, options.ExpertsUsed));
         _block = Math.Max(DirectFile.Alignment, options.BlockBytes / DirectFile.Alignment * DirectFile.Alignment);
+        _pacing = options.DiskGBps is { } cap ? new ReadPacing(cap * 1e9) : null;
         _handle = DirectFile.OpenRead(path, out bool direct);
         IsDirect = direct;
         _readers = new Thread[Math.Clamp(options.QueueDepth, 1, 64)];
